@@ -1,0 +1,157 @@
+"""LFW face verification with this project's pipeline: the standard 10-fold protocol.
+
+For every pair of ``pairs.txt`` (10 folds of 300 matching and 300 non-matching pairs) the two
+photos are embedded; for each fold the threshold that maximises accuracy on the 9 other folds is
+applied to it. Printed and written to JSON, for each preprocessing variant: mean accuracy +- std,
+VAL (true accept rate) at FAR = 1e-3, AUC and the mean threshold.
+
+Variants compared: crop margin (--margins), standardisation (--standardisations), flipped-image
+averaging (with and without), distance (L2 or cosine) and mean subtraction (with and without).
+Detections, and the embeddings of every crop and of its mirror image, are cached under
+``.cache/benchmark`` (git-ignored), so a second run takes seconds.
+
+    python benchmarks/lfw_verification.py                       # the shipped pipeline, all variants of it
+    python benchmarks/lfw_verification.py --margins 0.1 0.16 0.2 --standardisations fixed per_image
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import fr_utils  # noqa: E402
+import lfw  # noqa: E402
+
+BENCHMARK_CACHE = fr_utils.CACHE_DIR / "benchmark"
+
+
+def cached(path, compute):
+    """Load the .npy at ``path`` or compute, save and return it."""
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, value)
+    return value
+
+
+def detect_all(paths, batch_size):
+    """Main-face boxes (N, 4) for all photos, NaN where no face was found; and face counts."""
+    from tqdm import tqdm
+
+    boxes = np.full((len(paths), 4), np.nan)
+    counts = np.zeros(len(paths), int)
+    for start in tqdm(range(0, len(paths), batch_size), desc="Detecting faces", unit="batch"):
+        images = [fr_utils.read_image(path) for path in paths[start : start + batch_size]]
+        for offset, (image, found) in enumerate(zip(images, fr_utils.detect_faces(images))):
+            counts[start + offset] = len(found)
+            face = fr_utils.main_face(found, image.shape)
+            if face is not None:
+                boxes[start + offset] = face["box"]
+    return np.column_stack([boxes, counts])
+
+
+def embed_all(paths, boxes, model, margin, standardisation, batch_size):
+    """(N, 2, 512): embeddings of each crop and of its mirror image (not normalised together)."""
+    from tqdm import tqdm
+
+    result = np.zeros((len(paths), 2, 512), np.float32)
+    description = f"Embedding (margin {margin}, {standardisation})"
+    for start in tqdm(range(0, len(paths), batch_size), desc=description, unit="batch"):
+        crops = np.stack([
+            fr_utils.crop_face(
+                fr_utils.read_image(path), None if np.isnan(box[0]) else box, margin
+            )
+            for path, box in zip(paths[start : start + batch_size], boxes[start : start + batch_size])
+        ])
+        mirrored = crops[:, :, ::-1, :]
+        result[start : start + len(crops), 0] = fr_utils.embed_crops(
+            crops, model, flip=False, batch_size=batch_size, standardisation=standardisation
+        )
+        result[start : start + len(crops), 1] = fr_utils.embed_crops(
+            mirrored, model, flip=False, batch_size=batch_size, standardisation=standardisation
+        )
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lfw-dir", type=Path, help="LFW folder (default: $LFW_DIR, or download)")
+    parser.add_argument("--pairs", default="pairs.txt", help="pairs file inside the LFW folder")
+    parser.add_argument("--margins", type=float, nargs="+", default=[fr_utils.FACE_MARGIN])
+    parser.add_argument("--standardisations", nargs="+", default=["fixed"], choices=["fixed", "per_image"])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--output", type=Path, default=fr_utils.CACHE_DIR / "lfw_verification.json",
+        help="where to write the JSON results",
+    )
+    arguments = parser.parse_args()
+
+    root = arguments.lfw_dir or lfw.lfw_root()
+    pairs = lfw.read_pairs(root, arguments.pairs)
+    paths = sorted({pair.first for pair in pairs} | {pair.second for pair in pairs})
+    index = {path: position for position, path in enumerate(paths)}
+    first = np.array([index[pair.first] for pair in pairs])
+    second = np.array([index[pair.second] for pair in pairs])
+    same = np.array([pair.same for pair in pairs])
+    folds = np.array([pair.fold for pair in pairs])
+    print(f"{len(pairs)} pairs in {folds.max() + 1} folds, {len(paths)} photos, from {root}")
+
+    photo_list = "\n".join(str(path.relative_to(root)) for path in paths)
+    list_key = hashlib.sha256(photo_list.encode()).hexdigest()[:16]
+    started = time.perf_counter()
+    detections = cached(
+        BENCHMARK_CACHE / f"detections-{list_key}-{fr_utils.DETECTION_SIDE}.npy",
+        lambda: detect_all(paths, arguments.batch_size),
+    )
+    boxes, counts = detections[:, :4], detections[:, 4]
+    no_face = int(np.isnan(boxes[:, 0]).sum())
+    print(f"faces: none found in {no_face} photos (central crop used), several in {int((counts > 1).sum())}")
+
+    model = fr_utils.load_facenet()
+    weights_key = fr_utils.weights_sha256()[:16]
+    results = []
+    for margin in arguments.margins:
+        for standardisation in arguments.standardisations:
+            embeddings = cached(
+                BENCHMARK_CACHE / f"embeddings-{list_key}-{weights_key}-{margin}-{standardisation}.npy",
+                lambda: embed_all(paths, boxes, model, margin, standardisation, arguments.batch_size),
+            )
+            for flip in (False, True):
+                vectors = embeddings[:, 0] + embeddings[:, 1] if flip else embeddings[:, 0].copy()
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                for metric in ("l2", "cosine"):
+                    for subtract_mean in (False, True):
+                        scores = lfw.evaluate_protocol(
+                            vectors[first], vectors[second], same, folds, metric, subtract_mean
+                        )
+                        variant = {
+                            "margin": margin, "standardisation": standardisation, "flip": flip,
+                            "metric": metric, "subtract_mean": subtract_mean,
+                        }
+                        results.append({"variant": variant, **scores})
+                        print(
+                            f"margin {margin:<5} {standardisation:<9} flip {str(flip):<5} "
+                            f"{metric:<6} mean-sub {str(subtract_mean):<5}  "
+                            f"accuracy {100 * scores['accuracy_mean']:.2f}% +- {100 * scores['accuracy_std']:.2f}  "
+                            f"VAL@FAR=1e-3 {100 * scores['val_at_far']:.1f}%  AUC {scores['auc']:.4f}  "
+                            f"threshold {scores['threshold_mean']:.3f}"
+                        )
+    best = max(results, key=lambda result: result["accuracy_mean"])
+    report = {
+        "pairs": arguments.pairs, "photos": len(paths), "photos_without_face": no_face,
+        "seconds": round(time.perf_counter() - started, 1), "results": results, "best": best,
+    }
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"best: {best['variant']} accuracy {100 * best['accuracy_mean']:.2f}% -> {arguments.output}")
+
+
+if __name__ == "__main__":
+    main()

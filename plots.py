@@ -1,0 +1,132 @@
+"""The notebook's figures. Each function draws one figure with matplotlib and returns it."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+import fr_utils
+
+
+def show_detection(photo_path, margin=fr_utils.FACE_MARGIN):
+    """The photo with MTCNN's box and 5 landmarks, beside the 160x160 crop the network sees."""
+    image = fr_utils.read_image(photo_path)
+    detections = fr_utils.detect_faces([image])[0]
+    face = fr_utils.main_face(detections, image.shape)
+    if face is None:
+        raise fr_utils.FaceNotFoundError(f"No face found in {photo_path}.")
+    crop = fr_utils.crop_face(image, face["box"], margin)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
+    left.imshow(image)
+    x, y, w, h = face["box"]
+    left.add_patch(Rectangle((x, y), w, h, fill=False, color="lime", linewidth=2))
+    for px, py in face["keypoints"].values():
+        left.plot(px, py, "o", color="red", markersize=4)
+    left.set_title(f"photo {image.shape[1]}x{image.shape[0]}, MTCNN box and landmarks")
+    right.imshow(crop)
+    right.set_title(f"face crop {crop.shape[1]}x{crop.shape[0]} (margin {margin:.0%})")
+    for axis in (left, right):
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def photo_grid(paths, titles, columns=6):
+    """Photos in a grid with a title under each."""
+    rows = int(np.ceil(len(paths) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2 * columns, 2.3 * rows), squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, path, title in zip(axes.ravel(), paths, titles):
+        axis.imshow(fr_utils.read_image(path))
+        axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def distance_heatmap(names, distances, threshold):
+    """Pairwise L2 distances as a heat map, with the values written in."""
+    figure, axis = plt.subplots(figsize=(7.5, 6.5))
+    image = axis.imshow(distances, cmap="viridis_r", vmin=0, vmax=max(1.6, float(np.max(distances))))
+    axis.set_xticks(range(len(names)), names, rotation=60, ha="right")
+    axis.set_yticks(range(len(names)), names)
+    for row in range(len(names)):
+        for column in range(len(names)):
+            value = distances[row, column]
+            axis.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                      color="black" if value < 0.8 else "white")
+    figure.colorbar(image, ax=axis, label="L2 distance between embeddings")
+    axis.set_title(f"Distances between the database's faces (threshold {threshold})")
+    figure.tight_layout()
+    return figure
+
+
+def distance_histograms(same_distances, different_distances, threshold, title=""):
+    """Histograms of matching and non-matching pair distances, with the threshold."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    bins = np.linspace(0, 2, 61)
+    axis.hist(same_distances, bins=bins, alpha=0.6, label="same person", color="tab:green")
+    axis.hist(different_distances, bins=bins, alpha=0.6, label="different people", color="tab:red")
+    axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f}")
+    axis.set_xlabel("L2 distance between the two embeddings")
+    axis.set_ylabel("pairs")
+    axis.set_title(title)
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def roc_plot(same, distances, threshold):
+    """ROC curve of "same person if distance < t" over all t, with the chosen t marked."""
+    from sklearn.metrics import auc, roc_curve
+
+    false_rate, true_rate, _ = roc_curve(same, -np.asarray(distances))
+    distances, same = np.asarray(distances), np.asarray(same, bool)
+    chosen_false = np.mean(distances[~same] < threshold)
+    chosen_true = np.mean(distances[same] < threshold)
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot(false_rate, true_rate, label=f"ROC (AUC {auc(false_rate, true_rate):.4f})")
+    axis.plot([chosen_false], [chosen_true], "o", color="black", label=f"threshold {threshold:.2f}")
+    axis.plot([0, 1], [0, 1], ":", color="grey")
+    axis.set_xlabel("false accept rate (strangers let in)")
+    axis.set_ylabel("true accept rate (right people let in)")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def training_curves(losses, same_means, different_means):
+    """Triplet loss per step, and mean matching/non-matching distances on held-out people."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(losses)
+    left.set_xlabel("training step")
+    left.set_ylabel("triplet loss (sum over the batch)")
+    left.set_title("The loss falls")
+    steps = np.linspace(0, len(losses), len(same_means))
+    right.plot(steps, same_means, label="same person", color="tab:green")
+    right.plot(steps, different_means, label="different people", color="tab:red")
+    right.set_xlabel("training step")
+    right.set_ylabel("mean L2 distance (held-out people)")
+    right.set_title("Matching and non-matching pairs separate")
+    right.legend()
+    figure.tight_layout()
+    return figure
+
+
+def embedding_scatter(points_before, points_after, labels, names):
+    """2-D PCA of embeddings before and after training, one colour per person."""
+    from sklearn.decomposition import PCA
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    colours = plt.get_cmap("tab10")
+    figure.suptitle("Held-out people: PCA of their embeddings, one colour per person")
+    for axis, points, title in ((axes[0], points_before, "before training"), (axes[1], points_after, "after training")):
+        flat = PCA(n_components=2, random_state=0).fit_transform(points)
+        for label, name in enumerate(names):
+            chosen = labels == label
+            axis.scatter(flat[chosen, 0], flat[chosen, 1], s=18, color=colours(label % 10), label=name)
+        axis.set_title(title)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    figure.tight_layout()
+    return figure

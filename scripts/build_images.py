@@ -1,0 +1,34 @@
+"""Build the notebook's photos (images/database and images/camera).
+
+    python scripts/build_images.py                  # from LFW, as images/lfw_selection.json says
+    python scripts/build_images.py --from my_people # an instructor's own photos (see README.md)
+
+LFW is read from $LFW_DIR, or downloaded once if that is not set.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import face_database  # noqa: E402
+import fr_utils  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--from", dest="folder", type=Path, help="a folder with database/ and camera/")
+    parser.add_argument("--lfw-dir", type=Path, help="the LFW folder (default: $LFW_DIR or download)")
+    arguments = parser.parse_args()
+    if arguments.folder:
+        face_database.build_from_folder(arguments.folder)
+    else:
+        face_database.build_from_lfw(arguments.lfw_dir)
+    people = face_database.database_photos()
+    camera = face_database.read_manifest()
+    print(f"{len(people)} people in {fr_utils.DATABASE_DIR}, {len(camera)} camera photos in {fr_utils.CAMERA_DIR}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Shared fixtures: the project on sys.path, the pre-trained model, and the LFW folder."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_DIR))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("grading", "grading students' notebooks (tests/grading)")
+    group.addoption("--submission", help="a student's notebook, or a folder of notebooks, to grade")
+    group.addoption("--grade-report", help="write the grades as JSON here (and a CSV gradebook for a folder)")
+    group.addoption("--time-limit", type=float, help="seconds each exercise may run (default 90)")
+
+
+@pytest.fixture(scope="session")
+def model():
+    import fr_utils
+
+    return fr_utils.load_facenet()
+
+
+@pytest.fixture(scope="session")
+def lfw_dir():
+    """The LFW folder named by $LFW_DIR (CI sets it); these tests never download LFW."""
+    import lfw
+
+    if not os.environ.get(lfw.LFW_DIR_ENV):
+        pytest.skip(f"set {lfw.LFW_DIR_ENV} to an LFW folder to run this test")
+    return lfw.lfw_root(download=False)
+
+
+@pytest.fixture(scope="session")
+def lfw_photo(lfw_dir):
+    """path(name, number) -> an LFW photo path."""
+    import lfw
+
+    return lambda name, number=1: lfw.photo_path(lfw_dir, name, number)

@@ -1,0 +1,131 @@
+"""Reading photos: every kind of bad input gets a clear error naming the file."""
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fr_utils
+
+
+@pytest.fixture
+def face_jpeg(lfw_photo):
+    return lfw_photo("Serena_Williams", 1)
+
+
+def test_missing_path(tmp_path, model):
+    missing = tmp_path / "nobody.jpg"
+    with pytest.raises(fr_utils.ImageReadError, match="nobody.jpg: no such file"):
+        fr_utils.img_to_encoding(missing, model)
+
+
+def test_directory(tmp_path, model):
+    with pytest.raises(fr_utils.ImageReadError, match="is a folder"):
+        fr_utils.img_to_encoding(tmp_path, model)
+
+
+def test_empty_file(tmp_path, model):
+    empty = tmp_path / "empty.jpg"
+    empty.touch()
+    with pytest.raises(fr_utils.ImageReadError, match="empty.jpg is empty"):
+        fr_utils.img_to_encoding(empty, model)
+
+
+def test_truncated_jpeg(tmp_path, face_jpeg, model):
+    truncated = tmp_path / "half.jpg"
+    data = face_jpeg.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(fr_utils.ImageReadError, match="half.jpg could not be decoded.*truncated"):
+        fr_utils.img_to_encoding(truncated, model)
+
+
+def test_not_an_image(tmp_path, model):
+    text = tmp_path / "notes.jpg"
+    text.write_text("these are not pixels\n" * 20)
+    with pytest.raises(fr_utils.ImageReadError, match="notes.jpg is not an image"):
+        fr_utils.img_to_encoding(text, model)
+
+
+def test_decompression_bomb(tmp_path, model):
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (10_000, 10_000)).save(bomb)  # 100 Mpx that compress to a few kB
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(fr_utils.ImageReadError, match="bomb.png is 10000x10000 pixels"):
+        fr_utils.img_to_encoding(bomb, model)
+
+
+def test_no_face_is_an_error_unless_a_fallback_is_asked(tmp_path, model):
+    wall = tmp_path / "wall.png"
+    Image.fromarray(np.full((200, 200, 3), 180, np.uint8)).save(wall)
+    with pytest.raises(fr_utils.FaceNotFoundError, match="No face found in .*wall.png"):
+        fr_utils.img_to_encoding(wall, model)
+    embedding = fr_utils.img_to_encoding(wall, model, on_no_face="center")
+    assert embedding.shape == (512,)
+
+
+def test_tiny_image_has_no_face_rather_than_a_crash(model):
+    with pytest.raises(fr_utils.FaceNotFoundError):
+        fr_utils.img_to_encoding(np.zeros((8, 8, 3), np.uint8), model)
+
+
+def test_wrong_type_and_shape():
+    with pytest.raises(fr_utils.ImageReadError, match="got int"):
+        fr_utils.read_image(42)
+    with pytest.raises(fr_utils.ImageReadError, match=r"\(H, W, 3\)"):
+        fr_utils.read_image(np.zeros((4, 4, 5), np.uint8))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "I;16", "LA"])
+def test_every_mode_becomes_rgb(tmp_path, face_jpeg, mode):
+    rgb = Image.open(face_jpeg).convert("RGB")
+    if mode == "I;16":
+        converted = Image.fromarray((np.asarray(rgb.convert("L"), np.uint16) * 257))
+    else:
+        converted = rgb.convert(mode)
+    path = tmp_path / ("photo.tiff" if mode in ("CMYK", "I;16") else "photo.png")
+    converted.save(path)
+    pixels = fr_utils.read_image(path)
+    assert pixels.shape == (250, 250, 3) and pixels.dtype == np.uint8
+    # Every conversion keeps the picture: close to the grey version of the original.
+    grey = np.asarray(rgb.convert("L"), np.float64)
+    assert np.abs(pixels.mean(axis=2) - grey).mean() < 12
+
+
+def test_exif_orientation_is_applied(tmp_path, face_jpeg):
+    upright = Image.open(face_jpeg)
+    rotated = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view": undoes ROTATE_90 (counter-clockwise)
+    path = tmp_path / "rotated.jpg"
+    rotated.save(path, exif=exif, quality=95)
+    pixels = fr_utils.read_image(path).astype(np.float64)
+    assert np.abs(pixels - np.asarray(upright, np.float64)).mean() < 6
+
+
+def test_same_embedding_for_path_pil_and_array(face_jpeg, model):
+    from_path = fr_utils.img_to_encoding(face_jpeg, model)
+    from_pil = fr_utils.img_to_encoding(Image.open(face_jpeg), model)
+    from_array = fr_utils.img_to_encoding(np.asarray(Image.open(face_jpeg)), model)
+    assert from_path.shape == (512,) and from_path.dtype == np.float32
+    assert abs(np.linalg.norm(from_path) - 1) < 1e-5
+    np.testing.assert_allclose(from_pil, from_path, atol=1e-5)
+    np.testing.assert_allclose(from_array, from_path, atol=1e-5)
+
+
+def test_several_faces_take_the_main_one_and_say_so(lfw_photo, model):
+    photo = fr_utils.read_image(lfw_photo("Serena_Williams", 1))
+    small = np.asarray(Image.fromarray(photo).resize((100, 100)))
+    canvas = np.full((300, 400, 3), 128, np.uint8)
+    canvas[20:120, 10:110] = small  # a small face in the corner
+    canvas[50:300, 120:370] = photo  # the main face, large and central
+    with pytest.warns(fr_utils.SeveralFacesWarning, match="shows 2 faces"):
+        crops, boxes, counts = fr_utils.face_crops([canvas])
+    x, y, w, h = boxes[0]
+    assert counts == [2] and x > 120 and y > 50
+
+
+def test_main_face_prefers_large_and_central():
+    detections = [{"box": [0, 0, 30, 30]}, {"box": [40, 40, 20, 20]}, {"box": [150, 150, 40, 40]}]
+    assert fr_utils.main_face(detections, (100, 100)) == detections[1]
+    assert fr_utils.main_face([], (100, 100)) is None
