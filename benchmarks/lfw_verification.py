@@ -41,34 +41,47 @@ def cached(path, compute):
     return value
 
 
-def detect_all(paths, batch_size):
-    """Main-face boxes (N, 4) for all photos, NaN where no face was found; and face counts."""
+def detect_all(paths, batch_size, side):
+    """(N, 15) per photo: the main face's box (4), the number of faces (1), its 5 landmarks (10).
+
+    NaN where no face was found.
+    """
     from tqdm import tqdm
 
     boxes = np.full((len(paths), 4), np.nan)
     counts = np.zeros(len(paths), int)
+    landmarks = np.full((len(paths), 10), np.nan)
     for start in tqdm(range(0, len(paths), batch_size), desc="Detecting faces", unit="batch"):
         images = [fr_utils.read_image(path) for path in paths[start : start + batch_size]]
-        for offset, (image, found) in enumerate(zip(images, fr_utils.detect_faces(images))):
+        for offset, (image, found) in enumerate(zip(images, fr_utils.detect_faces(images, side))):
             counts[start + offset] = len(found)
             face = fr_utils.main_face(found, image.shape)
             if face is not None:
                 boxes[start + offset] = face["box"]
-    return np.column_stack([boxes, counts])
+                landmarks[start + offset] = np.ravel([face["keypoints"][name] for name in fr_utils.LANDMARKS])
+    return np.column_stack([boxes, counts, landmarks])
 
 
-def embed_all(paths, boxes, model, margin, standardisation, batch_size):
+def crop(path, box, landmarks, margin, method):
+    """One face crop: the box with a margin, or aligned on the landmarks (box crop if none)."""
+    image = fr_utils.read_image(path)
+    if np.isnan(box[0]):
+        return fr_utils.crop_face(image, None, margin)
+    if method == "aligned":
+        return fr_utils.align_face(image, dict(zip(fr_utils.LANDMARKS, landmarks.reshape(5, 2))), margin)
+    return fr_utils.crop_face(image, box, margin)
+
+
+def embed_all(paths, detections, model, margin, method, standardisation, batch_size):
     """(N, 2, 512): embeddings of each crop and of its mirror image (not normalised together)."""
     from tqdm import tqdm
 
     result = np.zeros((len(paths), 2, 512), np.float32)
-    description = f"Embedding (margin {margin}, {standardisation})"
+    description = f"Embedding ({method} crops, margin {margin}, {standardisation})"
     for start in tqdm(range(0, len(paths), batch_size), desc=description, unit="batch"):
         crops = np.stack([
-            fr_utils.crop_face(
-                fr_utils.read_image(path), None if np.isnan(box[0]) else box, margin
-            )
-            for path, box in zip(paths[start : start + batch_size], boxes[start : start + batch_size])
+            crop(paths[index], detections[index, :4], detections[index, 5:], margin, method)
+            for index in range(start, min(start + batch_size, len(paths)))
         ])
         mirrored = crops[:, :, ::-1, :]
         result[start : start + len(crops), 0] = fr_utils.embed_crops(
@@ -86,7 +99,11 @@ def main():
     parser.add_argument("--pairs", default="pairs.txt", help="pairs file inside the LFW folder")
     parser.add_argument("--margins", type=float, nargs="+", default=[fr_utils.FACE_MARGIN])
     parser.add_argument("--standardisations", nargs="+", default=["fixed"], choices=["fixed", "per_image"])
+    parser.add_argument("--crops", nargs="+", default=["box"], choices=["box", "aligned"],
+                        help="box: MTCNN's box plus margin; aligned: similarity-aligned on the 5 landmarks")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--detection-side", type=int, default=fr_utils.DETECTION_SIDE,
+                        help="short side (px) of the copy MTCNN searches; 0 for the full photo")
     parser.add_argument(
         "--output", type=Path, default=fr_utils.CACHE_DIR / "lfw_verification.json",
         help="where to write the JSON results",
@@ -106,9 +123,10 @@ def main():
     photo_list = "\n".join(str(path.relative_to(root)) for path in paths)
     list_key = hashlib.sha256(photo_list.encode()).hexdigest()[:16]
     started = time.perf_counter()
+    side = arguments.detection_side or 10**9
     detections = cached(
-        BENCHMARK_CACHE / f"detections-{list_key}-{fr_utils.DETECTION_SIDE}.npy",
-        lambda: detect_all(paths, arguments.batch_size),
+        BENCHMARK_CACHE / f"detections-v2-{list_key}-{side}.npy",
+        lambda: detect_all(paths, arguments.batch_size, side),
     )
     boxes, counts = detections[:, :4], detections[:, 4]
     no_face = int(np.isnan(boxes[:, 0]).sum())
@@ -117,32 +135,32 @@ def main():
     model = fr_utils.load_facenet()
     weights_key = fr_utils.weights_sha256()[:16]
     results = []
-    for margin in arguments.margins:
-        for standardisation in arguments.standardisations:
-            embeddings = cached(
-                BENCHMARK_CACHE / f"embeddings-{list_key}-{weights_key}-{margin}-{standardisation}.npy",
-                lambda: embed_all(paths, boxes, model, margin, standardisation, arguments.batch_size),
+    grid = [(method, margin, standardisation) for method in arguments.crops
+            for margin in arguments.margins for standardisation in arguments.standardisations]
+    for method, margin, standardisation in grid:
+        name = f"{list_key}-{weights_key}-{side}-{'' if method == 'box' else 'aligned-'}{margin}-{standardisation}"
+        embeddings = cached(
+            BENCHMARK_CACHE / f"embeddings-{name}.npy",
+            lambda: embed_all(paths, detections, model, margin, method, standardisation, arguments.batch_size),
+        )
+        # Subtracting a mean changes nothing for L2 distances, so only cosine gets that variant.
+        for flip, metric, subtract_mean in [(flip, metric, subtract) for flip in (False, True)
+                                            for metric, subtract in (("l2", False), ("cosine", False), ("cosine", True))]:
+            vectors = embeddings[:, 0] + embeddings[:, 1] if flip else embeddings[:, 0].copy()
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            scores = lfw.evaluate_protocol(vectors[first], vectors[second], same, folds, metric, subtract_mean)
+            variant = {
+                "detection_side": arguments.detection_side, "crop": method, "margin": margin,
+                "standardisation": standardisation, "flip": flip, "metric": metric, "subtract_mean": subtract_mean,
+            }
+            results.append({"variant": variant, **scores})
+            print(
+                f"{method:<7} margin {margin:<5} {standardisation:<9} flip {str(flip):<5} "
+                f"{metric:<6} mean-sub {str(subtract_mean):<5}  "
+                f"accuracy {100 * scores['accuracy_mean']:.2f}% +- {100 * scores['accuracy_std']:.2f}  "
+                f"VAL@FAR=1e-3 {100 * scores['val_at_far']:.1f}%  AUC {scores['auc']:.4f}  "
+                f"threshold {scores['threshold_mean']:.3f}"
             )
-            for flip in (False, True):
-                vectors = embeddings[:, 0] + embeddings[:, 1] if flip else embeddings[:, 0].copy()
-                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                for metric in ("l2", "cosine"):
-                    for subtract_mean in (False, True):
-                        scores = lfw.evaluate_protocol(
-                            vectors[first], vectors[second], same, folds, metric, subtract_mean
-                        )
-                        variant = {
-                            "margin": margin, "standardisation": standardisation, "flip": flip,
-                            "metric": metric, "subtract_mean": subtract_mean,
-                        }
-                        results.append({"variant": variant, **scores})
-                        print(
-                            f"margin {margin:<5} {standardisation:<9} flip {str(flip):<5} "
-                            f"{metric:<6} mean-sub {str(subtract_mean):<5}  "
-                            f"accuracy {100 * scores['accuracy_mean']:.2f}% +- {100 * scores['accuracy_std']:.2f}  "
-                            f"VAL@FAR=1e-3 {100 * scores['val_at_far']:.1f}%  AUC {scores['auc']:.4f}  "
-                            f"threshold {scores['threshold_mean']:.3f}"
-                        )
     best = max(results, key=lambda result: result["accuracy_mean"])
     report = {
         "pairs": arguments.pairs, "photos": len(paths), "photos_without_face": no_face,

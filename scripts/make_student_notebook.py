@@ -10,6 +10,7 @@ replace each solution by a placeholder, drop the hidden tests and clear every ou
 """
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition.ipynb"
 STUDENT_PATH = PROJECT_DIR / "Face_Recognition.ipynb"
+# A solution region as nbgrader marks it, with its indentation; group 1 is the solution's code.
+SOLUTION_PATTERN = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n", re.S)
 PLACEHOLDER = '# YOUR CODE HERE\nraise NotImplementedError("Exercise: replace this line with your code.")'
 
 

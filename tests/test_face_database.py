@@ -1,0 +1,116 @@
+"""The notebook's photos: built from LFW or an instructor's folder, recognised, cached."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import face_database
+import fr_utils
+
+
+def reference_who_is_it(path, database, model):
+    encoding = fr_utils.img_to_encoding(path, model)
+    names = list(database)
+    distances = fr_utils.l2_distance(np.stack([database[name] for name in names]), encoding)
+    best = int(np.argmin(distances))
+    identity = names[best] if distances[best] < fr_utils.VERIFICATION_THRESHOLD else None
+    return float(distances[best]), identity
+
+
+@pytest.fixture(scope="module")
+def built_images(tmp_path_factory, lfw_dir):
+    images = tmp_path_factory.mktemp("images")
+    face_database.build_from_lfw(lfw_dir, images_dir=images)
+    return images
+
+
+def test_build_from_lfw(built_images):
+    people = face_database.database_photos(built_images / "database")
+    camera = face_database.read_manifest(built_images / "camera")
+    assert len(people) == 12 and len(camera) == 16
+    assert all(path.is_file() for path in list(people.values()) + [path for path, _ in camera])
+    identities = {identity for _, identity in camera}
+    assert identities - {face_database.UNKNOWN} <= set(people)
+    assert sum(identity == face_database.UNKNOWN for _, identity in camera) == 4
+
+
+def test_camera_photos_are_recognised_as_the_manifest_says(built_images, model):
+    database = face_database.build_database(model, built_images / "database")
+    for path, expected in face_database.read_manifest(built_images / "camera"):
+        distance, identity = reference_who_is_it(path, database, model)
+        found = identity or face_database.UNKNOWN
+        assert found == expected, f"{path.name}: {found} at {distance:.3f}, manifest says {expected}"
+
+
+def instructor_folder(root, built_images):
+    """An instructor's own people: two of the LFW photos under new names."""
+    folder = root / "my_people"
+    (folder / "database").mkdir(parents=True)
+    (folder / "camera").mkdir()
+    shutil.copy(built_images / "database" / "serena.jpg", folder / "database" / "ada.jpg")
+    shutil.copy(built_images / "database" / "colin.jpg", folder / "database" / "grace.jpg")
+    shutil.copy(built_images / "camera" / "camera_12.jpg", folder / "camera" / "door_1.jpg")
+    shutil.copy(built_images / "camera" / "camera_13.jpg", folder / "camera" / "door_2.jpg")
+    (folder / "camera" / "manifest.csv").write_text("file,identity\ndoor_1.jpg,ada\ndoor_2.jpg,unknown\n")
+    return folder
+
+
+def test_build_from_an_instructors_folder(tmp_path, built_images, model):
+    folder = instructor_folder(tmp_path, built_images)
+    images = tmp_path / "images"
+    face_database.build_from_folder(folder, images)
+    database = face_database.build_database(model, images / "database")
+    assert sorted(database) == ["ada", "grace"]
+    results = {path.name: reference_who_is_it(path, database, model)[1]
+               for path, _ in face_database.read_manifest(images / "camera")}
+    assert results == {"door_1.jpg": "ada", "door_2.jpg": None}
+
+
+def test_instructors_folder_errors_name_the_problem(tmp_path, built_images):
+    folder = instructor_folder(tmp_path, built_images)
+    (folder / "camera" / "manifest.csv").write_text("file,identity\ndoor_1.jpg,bob\n")
+    with pytest.raises(ValueError, match=r"names \['bob'\], who have no photo"):
+        face_database.build_from_folder(folder, tmp_path / "images")
+    (folder / "camera" / "manifest.csv").write_text("file,identity\ndoor_1.jpg,ada\n")
+    (folder / "database" / "grace.jpg").write_bytes(b"")
+    with pytest.raises(fr_utils.ImageReadError, match="grace.jpg is empty"):
+        face_database.build_from_folder(folder, tmp_path / "images")
+    assert not (tmp_path / "images").exists(), "a failed build must not replace the photos"
+
+
+def test_embeddings_are_cached_and_recomputed_when_a_photo_changes(tmp_path, built_images, model, monkeypatch):
+    photos = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    shutil.copy(built_images / "database" / "hans.jpg", photos[0])
+    shutil.copy(built_images / "database" / "laura.jpg", photos[1])
+    cache = tmp_path / "cache"
+    first = fr_utils.encode_images(photos, model, cache_dir=cache, progress=False)
+    assert first.shape == (2, 512) and len(list((cache / "embeddings").glob("*.npy"))) == 2
+
+    computed = []
+    original = fr_utils.embed_crops
+    monkeypatch.setattr(fr_utils, "embed_crops", lambda crops, *a, **k: computed.append(len(crops)) or original(crops, *a, **k))
+    again = fr_utils.encode_images(photos, model, cache_dir=cache, progress=False)
+    np.testing.assert_array_equal(again, first)
+    assert computed == []
+
+    shutil.copy(built_images / "database" / "kofi.jpg", photos[1])
+    changed = fr_utils.encode_images(photos, model, cache_dir=cache, progress=False)
+    assert computed == [1]
+    np.testing.assert_array_equal(changed[0], first[0])
+    assert fr_utils.l2_distance(changed[1], first[1]) > 0.5
+
+
+def test_encode_images_matches_img_to_encoding(built_images, model):
+    photos = sorted((built_images / "database").glob("*.jpg"))[:3]
+    batch = fr_utils.encode_images(photos, model, cache_dir=None, progress=False)
+    one_by_one = np.stack([fr_utils.img_to_encoding(path, model) for path in photos])
+    np.testing.assert_allclose(batch, one_by_one, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+def test_encode_images_names_a_bad_file_before_working(tmp_path, built_images, model):
+    good = tmp_path / "good.jpg"
+    shutil.copy(built_images / "database" / "hans.jpg", good)
+    with pytest.raises(fr_utils.ImageReadError, match="missing.jpg: no such file"):
+        fr_utils.encode_images([good, tmp_path / "missing.jpg"], model, cache_dir=None, progress=False)
