@@ -131,6 +131,7 @@ def verify_cases(encoding, threshold):
     distances = {
         "close": 0.3 * threshold,
         "seed_threshold": 0.5 * (0.7 + threshold),  # above the seed's 0.7, below ours
+        "below": threshold - 0.1,  # below ours, above a rounded 1.0
         "just_below": threshold - 0.02,  # below in L2, above when squared (threshold > 1)
         "just_above": threshold + 0.03,
         "far": 1.5 * threshold,
@@ -186,6 +187,8 @@ def diagnose_verify(encoding, case, answer, threshold):
             "seed_threshold": f"The door stayed closed at distance {expected_distance:.3f}, below "
                               f"THRESHOLD = {threshold}: compare with the THRESHOLD variable, not a "
                               "number of your own.",
+            "below": f"The door stayed closed at distance {expected_distance:.3f}, below THRESHOLD = "
+                     f"{threshold}: compare with the THRESHOLD variable, not a number of your own.",
             "just_below": f"The door stayed closed at L2 distance {expected_distance:.3f} < THRESHOLD "
                           f"= {threshold}: did you compare the SQUARED distance with the threshold? "
                           "The threshold is on the L2 distance.",
