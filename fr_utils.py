@@ -2,14 +2,14 @@
 
 The data flow, one function for each step:
 
-    photo --read_image--> RGB array --detect_main_face--> box and 5 landmarks
+    photo --read_image--> RGB array --detect_faces, main_face--> box and 5 landmarks
           --crop_face--> 160x160 face crop --standardise--> float tensor in about [-1, 1]
-          --network (load_facenet)--> unit-length 512-d embedding
+          --network (load_facenet, embed_crops)--> unit-length 512-d embedding
           --l2_distance--> distance --compared with VERIFICATION_THRESHOLD--> decision
 
 ``img_to_encoding`` runs the whole chain for one photo, ``encode_images`` for many (batched,
-with a progress bar and a cache). The face database of the notebook (``build_database``) and its
-figures are here too; LFW reading and the evaluation protocol are in ``lfw.py``.
+with a progress bar and a cache). The notebook's database is in ``face_database.py``, its
+figures in ``plots.py``, LFW and its evaluation protocol in ``lfw.py``.
 """
 
 import functools
@@ -32,7 +32,7 @@ CACHE_DIR = Path(os.environ.get("FACENET_CACHE_DIR", PROJECT_DIR / ".cache"))
 FACE_SIZE = 160  # pixels; the network's input is FACE_SIZE x FACE_SIZE x 3
 # Pixels added around MTCNN's box on each side, as a fraction of the box's larger side: 0.1 was
 # the best of 0.07, 0.1 and 0.16 on LFW (benchmarks/lfw_verification.py; Sandberg used 32 px in
-# all on faces of about 110 px).
+# all on the 250x250 LFW photos).
 FACE_MARGIN = 0.1
 # Fixed standardisation Sandberg trained 20180408-102900 with: (x - 127.5) / 128.
 PIXEL_CENTER = 127.5
