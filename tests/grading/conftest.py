@@ -6,6 +6,8 @@
 The options are declared in tests/conftest.py.
 """
 
+from pathlib import Path
+
 import pytest
 
 import grader
@@ -33,13 +35,11 @@ def grade_reports(request):
     request.config.grade_reports = reports
     report_path = request.config.getoption("grade_report")
     if report_path:
-        grader.write_reports(reports, report_path, gradebook=len(paths) > 1 or _is_folder(request.config))
+        grader.write_reports(reports, report_path, gradebook=_is_folder(request.config))
     return {report["submission"]: report for report in reports}
 
 
 def _is_folder(config):
-    from pathlib import Path
-
     return Path(config.getoption("submission")).is_dir()
 
 
