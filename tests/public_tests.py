@@ -45,7 +45,7 @@ def triplet_loss_test(triplet_loss, seed=0):
 
 
 def _test_photo():
-    """A camera photo of someone in the database, and its encoding's source path."""
+    """The first camera photo of someone who is in the database."""
     for path, identity in face_database.read_manifest():
         if identity != face_database.UNKNOWN:
             return path
