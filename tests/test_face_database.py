@@ -114,3 +114,17 @@ def test_encode_images_names_a_bad_file_before_working(tmp_path, built_images, m
     shutil.copy(built_images / "database" / "hans.jpg", good)
     with pytest.raises(fr_utils.ImageReadError, match="missing.jpg: no such file"):
         fr_utils.encode_images([good, tmp_path / "missing.jpg"], model, cache_dir=None, progress=False)
+
+
+def test_uploaded_photo_is_checked_and_bad_uploads_explained(built_images, capsys):
+    import try_it_yourself
+
+    calls = []
+    verify = lambda path, identity, database, model: calls.append(("verify", path.suffix, identity))  # noqa: E731
+    who_is_it = lambda path, database, model: calls.append(("who_is_it", path.suffix))  # noqa: E731
+    photo = (built_images / "database" / "serena.jpg").read_bytes()
+    try_it_yourself.check_photo(photo, "me.jpg", "serena", verify, who_is_it, {}, None)
+    assert calls == [("who_is_it", ".jpg"), ("verify", ".jpg", "serena")]
+    try_it_yourself.check_photo(b"not a photo", "notes.png", "", verify, who_is_it, {}, None)
+    assert "is not an image" in capsys.readouterr().out
+    assert len(calls) == 2
