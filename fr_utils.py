@@ -80,7 +80,7 @@ def load_facenet():
 
     import facenet_weights
 
-    facenet_weights.ensure_weights()
+    weights_sha256()  # converts or verifies the weights file once per process
     config = json.loads(facenet_weights.ARCHITECTURE_PATH.read_text())
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     model.load_weights(facenet_weights.WEIGHTS_PATH)

@@ -45,10 +45,11 @@ def feature_extractor(model):
 
 def mid_level_features(paths, model, cache_dir=fr_utils.CACHE_DIR):
     """(N, 896) float32 mid-level features of the main face of each photo, cached on disk."""
-    key = hashlib.sha256(
-        "\n".join(f"{path}:{Path(path).stat().st_size}" for path in paths).encode()
-        + fr_utils.weights_sha256().encode()
-    ).hexdigest()[:20]
+    # Keyed like encode_images' cache: the photos' bytes and the weights, so a changed photo counts.
+    digest = hashlib.sha256(fr_utils.weights_sha256().encode())
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    key = digest.hexdigest()[:20]
     cached = cache_dir / "features" / f"{FEATURE_LAYER}-{key}.npy"
     if cached.is_file():
         return np.load(cached)
