@@ -17,16 +17,13 @@ Detections, and the embeddings of every crop and of its mirror image, are cached
 import argparse
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import fr_utils  # noqa: E402
-import lfw  # noqa: E402
+import fr_utils
+import lfw
 
 BENCHMARK_CACHE = fr_utils.CACHE_DIR / "benchmark"
 

@@ -8,17 +8,14 @@ embedding cache. Prints one line per measurement and writes them to JSON.
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import fr_utils  # noqa: E402
-import lfw  # noqa: E402
+import fr_utils
+import lfw
 
 
 def rate(count, function):

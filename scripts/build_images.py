@@ -7,13 +7,10 @@ LFW is read from $LFW_DIR, or downloaded once if that is not set.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import face_database  # noqa: E402
-import fr_utils  # noqa: E402
+import face_database
+import fr_utils
 
 
 def main():

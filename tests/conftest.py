@@ -1,13 +1,9 @@
-"""Shared fixtures: the project on sys.path, the pre-trained model, and the LFW folder."""
+"""Shared fixtures: the pre-trained model and the LFW folder."""
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_DIR))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

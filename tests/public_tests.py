@@ -13,10 +13,7 @@ import numpy as np
 import face_database
 import fr_utils
 
-try:
-    from . import exercise_checks as checks
-except ImportError:  # imported as a top-level module (tests/ on sys.path)
-    import exercise_checks as checks
+from tests import exercise_checks as checks
 
 PASSED = "\033[92mAll tests passed.\033[0m"
 

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-import exercise_checks
+from tests import exercise_checks
 import face_database
 import fr_utils
 

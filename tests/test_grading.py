@@ -12,7 +12,6 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT_DIR / "tests" / "grading" / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions"
-sys.path.insert(0, str(FIXTURES))
 
 # submission -> (triplet_loss, verify, who_is_it points, a phrase the report must contain)
 EXPECTED = {
@@ -62,7 +61,7 @@ def folder_report(tmp_path_factory):
 
 
 def test_fixtures_are_what_the_generator_writes():
-    import make_fixtures
+    from tests.grading.fixtures import make_fixtures
 
     written = {path.name: path.read_text() for path in SUBMISSIONS.glob("*.ipynb")}
     assert written == make_fixtures.build(), "run: python tests/grading/fixtures/make_fixtures.py"

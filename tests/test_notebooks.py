@@ -2,7 +2,6 @@
 fails every exercise test on its placeholders, and passes them with the solutions pasted back."""
 
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -12,9 +11,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
-
-import make_student_notebook  # noqa: E402
+from scripts import make_student_notebook
 
 SOURCE = make_student_notebook.SOURCE_PATH
 STUDENT = make_student_notebook.STUDENT_PATH

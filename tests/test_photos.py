@@ -1,6 +1,5 @@
 """Reading photos: every kind of bad input gets a clear error naming the file."""
 
-import warnings
 
 import numpy as np
 import pytest

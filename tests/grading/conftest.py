@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import grader
+from tests.grading import grader
 
 
 def _submissions(config):

@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-GRADING_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(GRADING_DIR.parent))
+from tests import exercise_checks as checks
 
-import exercise_checks as checks  # noqa: E402
+GRADING_DIR = Path(__file__).resolve().parent
 
 EXERCISES = {"triplet_loss": 3, "verify": 3, "who_is_it": 4}
 TIME_LIMIT_SECONDS = 90
