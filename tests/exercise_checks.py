@@ -1,263 +1,483 @@
-"""The three exercises' test cases, reference answers and diagnoses, as plain data.
+"""The exercises' cases, right answers and diagnoses: one verdict and one message per exercise.
 
-Both the notebook's public tests (``public_tests.py``) and the grader (``tests/grading``) use
-this module. A case is plain data (numpy arrays, strings, numbers); an answer is what a
-learner's function returned, turned into plain data by ``plain_*``. ``diagnose_*`` compares an
-answer with the reference computed here from the same inputs and returns None when it is right,
-otherwise a message naming the mistake. Nothing in here runs a learner's code.
+The notebook's public tests (``tests/public_tests.py``) and the grader (``tests/grading``) both
+use a ``CaseSet`` from here, so a learner gets the same verdict and the same words from both.
+
+- Cases are plain data built around a photo's encoding (``cases``). Each case set, the public
+  one and the grader's, is designed against the catalogue of mistakes (``tests/catalogue.py``):
+  every mistake answers differently from the reference on at least one case of each set, no two
+  mistakes answer alike on all cases, and no right answer is 0 by accident. The test suite
+  checks all three (``tests/test_exercise_checks.py``).
+- The right answers are what the reference implementation returns (``catalogue.REFERENCES``),
+  run through the same ``answers.call`` as the learner's function.
+- ``CaseSet.message`` gives at most one message, the most specific that applies, in this order:
+  the exercise is not written yet; the answers match a known mistake on every case (that
+  mistake's hint); the learner's code raised an exception; the first wrong case has a wrong
+  type, a non-finite number, or a changed database; otherwise the first wrong case with its
+  input, the expected and the returned value, rounded.
 """
+
+import math
+import threading
 
 import numpy as np
 
-# Every check compares with this tolerance (float32 arithmetic on 512-d vectors).
+from tests import answers, catalogue
+
+# Numbers are compared with this relative tolerance (float32 arithmetic on 512-d vectors).
 TOLERANCE = 1e-4
+# The public cases' design assumes a threshold in this range (FaceNet L2 thresholds are about 1.1).
+THRESHOLD_RANGE = (0.9, 1.4)
+UNKNOWN_IDENTITY = {"public": "nobody-by-this-name", "grader": "someone-not-here"}
+NOT_WRITTEN = "{exercise} is not written yet: replace the line raise NotImplementedError(...) with your code."
 
 
 # ---------------------------------------------------------------------------------------------
-# triplet_loss
+# Cases
 
 
-def triplet_cases(seed=0):
-    """Inputs on which each classic mistake gives a different value.
-
-    Returns:
-        list of dicts {"anchor", "positive", "negative": float32 (m, d), "alpha": float}.
-    """
-    rng = np.random.default_rng(seed)
-    cases = []
-    for m, d, alpha in ((3, 4, 0.2), (5, 16, 0.5), (8, 128, 0.2)):
-        anchor = rng.normal(size=(m, d)).astype(np.float32)
-        # Some triplets already satisfy the margin (loss 0), others do not, so that a missing
-        # max(., 0) shows; distances above 1 make squared and plain L2 differ.
-        positive = anchor + rng.normal(scale=0.4, size=(m, d)).astype(np.float32)
-        negative = anchor + rng.normal(scale=0.4, size=(m, d)).astype(np.float32)
-        negative[: m // 2 + 1] += rng.normal(scale=1.5, size=(m // 2 + 1, d)).astype(np.float32)
-        cases.append({"anchor": anchor, "positive": positive, "negative": negative, "alpha": alpha})
-    return cases
+def _unit(vector):
+    return vector / np.linalg.norm(vector)
 
 
-def triplet_variants(case):
-    """The right answer ("reference") and the value of each known mistake, as floats."""
-    anchor, positive, negative, alpha = (
-        case["anchor"].astype(np.float64), case["positive"].astype(np.float64),
-        case["negative"].astype(np.float64), case["alpha"],
-    )
-    squared_positive = np.sum((anchor - positive) ** 2, axis=-1)
-    squared_negative = np.sum((anchor - negative) ** 2, axis=-1)
-    basic = squared_positive - squared_negative + alpha
-    return {
-        "reference": float(np.sum(np.maximum(basic, 0))),
-        "no_max": float(np.sum(basic)),
-        "mean": float(np.mean(np.maximum(basic, 0))),
-        "l2_not_squared": float(np.sum(np.maximum(
-            np.sqrt(squared_positive) - np.sqrt(squared_negative) + alpha, 0))),
-        "wrong_axis": float(np.sum(np.maximum(
-            np.sum((anchor - positive) ** 2, axis=0) - np.sum((anchor - negative) ** 2, axis=0) + alpha, 0))),
-        "alpha_ignored": float(np.sum(np.maximum(squared_positive - squared_negative, 0))),
-    }
+def _triplet(rng, d, alpha, hard):
+    """One (anchor, positive, negative) of unit vectors, float32, whose basic loss has the sign
+    asked for ("hard": > 0, still to learn) and is at least 0.05 away from 0."""
+    while True:
+        anchor = _unit(rng.normal(size=d))
+        positive = _unit(anchor + rng.uniform(0.2, 1.0) * _unit(rng.normal(size=d)))
+        negative = _unit(anchor + rng.uniform(0.2, 1.6) * _unit(rng.normal(size=d)))
+        rows = [row.astype(np.float32) for row in (anchor, positive, negative)]
+        a, p, n = (row.astype(np.float64) for row in rows)
+        basic = np.sum((a - p) ** 2) - np.sum((a - n) ** 2) + alpha
+        if (basic > 0.05) if hard else (basic < -0.05):
+            return rows
 
 
-TRIPLET_HINTS = {
-    "no_max": "Your loss can go below zero for easy triplets: take max(basic_loss, 0) "
-              "(tf.maximum) before summing.",
-    "mean": "You averaged over the batch; the loss is the SUM over the m triplets (tf.reduce_sum).",
-    "l2_not_squared": "You used the L2 distance; the triplet loss uses SQUARED distances "
-                      "||A - P||^2 (tf.square, then sum over the last axis, no square root).",
-    "wrong_axis": "You summed the squared differences over the wrong axis: reduce over the last "
-                  "axis (axis=-1), one distance per triplet.",
-    "alpha_ignored": "The margin alpha is missing: basic_loss = pos_dist - neg_dist + alpha.",
+# (m triplets, d dimensions, alpha, how many triplets still violate the margin): every case has
+# a loss > 0; most mix easy and hard triplets (a missing or misplaced max shows); alphas other
+# than 0.2 show a hard-coded margin; m = 1 lets Python's max() run where it crashes elsewhere.
+TRIPLET_LAYOUTS = {
+    "public": [(4, 8, 0.2, 2), (3, 16, 0.5, 2), (1, 4, 0.3, 1), (6, 128, 0.35, 3)],
+    "grader": [(5, 12, 0.25, 3), (2, 32, 0.6, 1), (1, 8, 0.15, 1), (7, 64, 0.45, 4)],
 }
 
 
-def plain_triplet_answer(value):
-    """A learner's return value as plain data: {"type": ..., "value": float or None, "shape": ...}."""
-    type_name = f"{type(value).__module__}.{type(value).__name__}"
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return {"type": type_name, "value": None, "shape": None}
-    return {
-        "type": type_name,
-        "value": float(array) if array.size == 1 else None,
-        "shape": list(array.shape),
-        "is_tensor": "tensorflow" in type_name or "EagerTensor" in type_name or "keras" in type_name,
-    }
+def triplet_cases(which):
+    """The triplet_loss cases of a case set ("public" or "grader")."""
+    rng = np.random.default_rng({"public": 0, "grader": 1}[which])
+    cases = []
+    for m, d, alpha, hard in TRIPLET_LAYOUTS[which]:
+        flags = rng.permutation([True] * hard + [False] * (m - hard))
+        rows = [_triplet(rng, d, alpha, flag) for flag in flags]
+        cases.append({
+            "exercise": "triplet_loss", "alpha": alpha,
+            **{part: np.stack([row[index] for row in rows]) for index, part in enumerate(("anchor", "positive", "negative"))},
+        })
+    return cases
 
 
-def diagnose_triplet(case, answer):
-    """None if ``answer`` (from ``plain_triplet_answer``) is right for ``case``, else a hint."""
-    if answer["value"] is None:
-        shape = answer.get("shape")
-        return (f"triplet_loss must return a scalar (shape ()), got {answer['type']}"
-                + (f" of shape {tuple(shape)}" if shape else "") + ". Sum over the batch with tf.reduce_sum.")
-    variants = triplet_variants(case)
-    close = lambda a, b: abs(a - b) <= TOLERANCE * max(1.0, abs(b))  # noqa: E731
-    if not close(answer["value"], variants["reference"]):
-        for mistake, hint in TRIPLET_HINTS.items():
-            if close(answer["value"], variants[mistake]):
-                return hint
-        return (f"triplet_loss returned {answer['value']:.5f}, expected {variants['reference']:.5f} "
-                f"for m={len(case['anchor'])} triplets with alpha={case['alpha']}. Check each step "
-                "against the formula.")
-    if not answer.get("is_tensor"):
-        return (f"The value is right but the type is {answer['type']}: return a TensorFlow tensor "
-                "(use tf operations, no .numpy() or np.*), so Keras can train with it.")
+def point_at_distance(origin, distance, seed):
+    """A float32 vector at L2 distance ``distance`` (to float32 precision) from ``origin``."""
+    direction = _unit(np.random.default_rng(seed).normal(size=origin.shape))
+    return (origin.astype(np.float64) + distance * direction).astype(np.float32)
+
+
+def point_at_exact_distance(origin, distance):
+    """A float32 vector whose L2 distance from ``origin`` is exactly ``distance``, however it is
+    computed (float32 or float64, norm or square root of a sum): it differs from ``origin`` in
+    one coordinate, by exactly ``distance``. ``distance`` needs few significant bits (0.875)."""
+    origin = np.asarray(origin, np.float32)
+    for index in np.argsort(np.abs(origin)):
+        moved = np.float32(origin[index] + np.float32(distance))
+        if float(moved) - float(origin[index]) == distance and np.float32(moved - origin[index]) == distance:
+            point = origin.copy()
+            point[index] = moved
+            return point
+    raise ValueError(f"no coordinate of this encoding moves by exactly {distance}")
+
+
+def _people(encoding, distances, seed):
+    """{name: vector} at the given L2 distances from ``encoding``; ("exact", d) is exact."""
+    database = {}
+    for offset, (name, distance) in enumerate(distances.items()):
+        if isinstance(distance, tuple):
+            database[name] = point_at_exact_distance(encoding, distance[1])
+        else:
+            database[name] = point_at_distance(encoding, distance, seed + offset)
+    return database
+
+
+def _check_threshold(threshold):
+    low, high = THRESHOLD_RANGE
+    if not low <= threshold <= high:
+        raise ValueError(f"The exercise tests are designed for a THRESHOLD between {low} and {high}; got {threshold}.")
+
+
+def verify_cases(which, photo, encoding, threshold):
+    """verify's cases around one photo's encoding: (identity, threshold) against one database.
+
+    The distances make each classic mistake decide wrongly somewhere: a comparison the wrong
+    way round, <= at a distance exactly equal to a threshold, a squared distance, a threshold
+    of 0.7, 1.0 or 1.11 written in the code, another person's encoding, an unknown identity.
+    Some cases set their own THRESHOLD (binary fractions such as 1.125, so that a distance can
+    equal it exactly); the others use ``threshold``.
+    """
+    _check_threshold(threshold)
+    t = threshold
+    # name: (L2 distance from the photo, the case's THRESHOLD); ("exact", d) is exactly d.
+    if which == "public":
+        people = {"ana": (0.3 * t, t), "ben": (0.5 * (0.7 + t), t), "cleo": (1.115, 1.25), "dan": (1.08, 1.125),
+                  "dev": (t + 0.1, t), "eli": (("exact", 0.875), 0.875), "fay": (1.6, t)}
+        seed = 10
+    else:
+        people = {"hana": (0.45 * t, t), "ivo": (0.5 * (0.7 + t) - 0.03, t), "jay": (1.2, 1.375), "jo": (1.13, 1.3),
+                  "kit": (1.05, 1.0625), "kim": (t + 0.06, t), "lou": (("exact", 1.125), 1.125), "mia": (1.75, t)}
+        seed = 20
+    thresholds = {name: case_threshold for name, (_, case_threshold) in people.items()}
+    people = {name: distance for name, (distance, _) in people.items()}
+    database = _people(encoding, people, seed)
+    cases = [{"exercise": "verify", "photo": photo, "identity": name, "database": database, "threshold": thresholds[name]}
+             for name in people]
+    cases.append({"exercise": "verify", "photo": photo, "identity": UNKNOWN_IDENTITY[which], "database": database,
+                  "threshold": t})
+    return cases
+
+
+def who_is_it_cases(which, photo, encoding, threshold):
+    """who_is_it's cases around one photo's encoding: one database (and threshold) per case.
+
+    Orders and distances make each classic mistake answer wrongly somewhere: the farthest, the
+    first or the last person below the threshold, skipping the first or the last entry, the
+    second closest, never answering None, > instead of >= at a distance exactly equal to the
+    threshold, a threshold written in the code, an empty database.
+    """
+    _check_threshold(threshold)
+    t = threshold
+    if which == "public":
+        layouts = [
+            (t, {"ana": 0.78 * t, "ben": 0.32 * t, "cleo": 0.55 * t, "dev": 1.5 * t}),
+            (t, {"eli": 0.4 * t, "fay": 1.3 * t, "gus": 0.86 * t}),
+            (t, {"hal": 1.35 * t, "ivy": 1.2 * t, "jon": 0.5 * (0.7 + t)}),
+            (1.25, {"kai": 1.16, "lea": 1.55}),
+            (1.125, {"mo": 1.05, "ned": 1.5}),
+            (t, {"max": t + 0.08, "noa": 1.4 * t}),
+            (0.875, {"ola": ("exact", 0.875), "pia": 1.3}),
+            (t, {}),
+            (t, {"quin": 0.5 * t}),
+        ]
+        seed = 100
+    else:
+        layouts = [
+            (t, {"bo": 0.8 * t, "cy": 0.35 * t, "di": 0.6 * t, "ed": 1.45 * t}),
+            (t, {"fe": 0.42 * t, "gi": 1.25 * t, "ha": 0.9 * t}),
+            (t, {"io": 1.3 * t, "ju": 1.15 * t, "ko": 0.5 * (0.7 + t) + 0.02}),
+            (1.375, {"li": 1.3, "mo": 1.6}),
+            (1.0625, {"sy": 1.04, "tu": 1.45}),
+            (t, {"nu": t + 0.05, "ot": 1.5 * t}),
+            (1.125, {"pa": ("exact", 1.125), "qi": 1.5}),
+            (t, {}),
+            (t, {"ro": 0.6 * t}),
+        ]
+        seed = 200
+    return [{"exercise": "who_is_it", "photo": photo, "database": _people(encoding, people, seed + 10 * index),
+             "threshold": case_threshold}
+            for index, (case_threshold, people) in enumerate(layouts)]
+
+
+def cases(exercise, which, photo=None, encoding=None, threshold=None):
+    """The cases of ``exercise`` in the case set ``which`` ("public" or "grader")."""
+    if exercise == "triplet_loss":
+        return triplet_cases(which)
+    if exercise == "verify":
+        return verify_cases(which, photo, encoding, threshold)
+    if exercise == "who_is_it":
+        return who_is_it_cases(which, photo, encoding, threshold)
+    raise ValueError(f"No checks for an exercise called {exercise!r}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running an implementation on cases
+
+
+def load(source, exercise):
+    """The function ``exercise`` defined by a cell's ``source``, run in a fresh namespace."""
+    import tensorflow as tf
+
+    namespace = {"__name__": "exercise_cell", "np": np, "tf": tf, "THRESHOLD": None, "img_to_encoding": None}
+    exec(compile(source, f"<{exercise}>", "exec"), namespace)  # noqa: S102 - our own catalogue
+    return namespace[exercise]
+
+
+def stand_in_encoder(encodings):
+    """An img_to_encoding that returns the known encoding of each photo (a copy)."""
+
+    def img_to_encoding(image_path, model=None, *unused, **also_unused):
+        key = str(image_path)
+        if key not in encodings:
+            raise FileNotFoundError(f"{key}: not one of the photos of these cases")
+        return np.array(encodings[key], dtype=np.float32)
+
+    return img_to_encoding
+
+
+def run(function, case_list, encode, model=None, keep_exceptions=False):
+    """The answers of ``function`` to each case (``answers.call``)."""
+    return [answers.call(function, case, encode, model, keep_exception=keep_exceptions) for case in case_list]
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing answers
+
+
+def _close(value, expected):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        return False
+    if math.isinf(expected):
+        return value == expected
+    return abs(value - expected) <= TOLERANCE * max(1.0, abs(expected))
+
+
+def _kind_class(kind):
+    return "number" if kind in answers.NUMBER_KINDS else kind
+
+
+def _same_description(first, second):
+    """Two returned values alike (for matching a mistake): same kind of thing, same value."""
+    if _kind_class(first["kind"]) != _kind_class(second["kind"]):
+        return False
+    kind = first["kind"]
+    if kind == "pair":
+        return all(_same_description(a, b) for a, b in zip(first["items"], second["items"]))
+    if kind in ("bool", "numpy_bool", "str", "none"):
+        return first["value"] == second["value"]
+    if kind == "other":
+        return first["type"] == second["type"]
+    if first["shape"] != second["shape"]:
+        return False
+    a, b = first["value"], second["value"]
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return _close(a, b)
+
+
+def same_answer(first, second):
+    """True when two answers are alike: both raised the same exception type, or both returned
+    alike values, and both did or did not change the database."""
+    if first["changed"] != second["changed"] or ("raised" in first) != ("raised" in second):
+        return False
+    if "raised" in first:
+        return first["raised"] == second["raised"]
+    return _same_description(first["returned"], second["returned"])
+
+
+def is_right(case, expected, answer):
+    """True when ``answer`` is a right answer to ``case`` (``expected`` is the reference's)."""
+    if answer["changed"]:
+        return False
+    if "raised" in expected:  # verify with an unknown identity: a ValueError that names it
+        return "raised" in answer and "ValueError" in answer["bases"] and case["identity"] in answer["message"]
+    if "raised" in answer:
+        return False
+    want, got = expected["returned"], answer["returned"]
+    if case["exercise"] == "triplet_loss":
+        return got["kind"] == "tensor" and got["shape"] == [] and _close(got["value"], want["value"])
+    if got["kind"] != "pair":
+        return False
+    (want_distance, want_decision), (got_distance, got_decision) = want["items"], got["items"]
+    if got_distance["kind"] not in answers.NUMBER_KINDS or not _close(got_distance["value"], want_distance["value"]):
+        return False
+    if case["exercise"] == "verify":
+        return got_decision["kind"] == "bool" and got_decision["value"] == want_decision["value"]
+    if want_decision["kind"] == "none":
+        return got_decision["kind"] == "none"
+    return got_decision["kind"] == "str" and got_decision["value"] == want_decision["value"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Words
+
+
+def _number_text(value):
+    return "nan" if value is None or math.isnan(value) else "inf" if math.isinf(value) else f"{value:.4f}"
+
+
+def value_text(description):
+    """A returned value in a few words, numbers rounded to 4 decimals."""
+    kind = description["kind"]
+    if kind == "pair":
+        return f"({value_text(description['items'][0])}, {value_text(description['items'][1])})"
+    if kind in answers.NUMBER_KINDS:
+        return _number_text(description["value"])
+    if kind in ("bool", "none"):
+        return str(description["value"])
+    if kind == "numpy_bool":
+        return f"numpy.bool_({description['value']})"
+    if kind == "str":
+        return repr(description["value"])
+    if kind == "tensor":
+        shape = tuple(description["shape"] or ())
+        return f"tf.Tensor({_number_text(description['value'])})" if shape == () else f"a tensor of shape {shape}"
+    if kind == "array":
+        return f"an array of shape {tuple(description['shape'])}"
+    if kind == "sequence":
+        return f"a sequence of {description['shape'][0]} values"
+    return f"a {description['type']}"
+
+
+def answer_text(answer):
+    if "raised" in answer:
+        return f"raised {answer['raised']}"
+    return value_text(answer["returned"])
+
+
+def case_text(case, encodings):
+    """A case in words, for messages: the input the learner's function got."""
+    if case["exercise"] == "triplet_loss":
+        m, d = np.shape(case["anchor"])
+        return f"m={m} triplets of {d}-d embeddings with alpha={case['alpha']}"
+    encoding = np.asarray(encodings[case["photo"]], np.float64)
+    distances = {name: float(np.linalg.norm(encoding - np.asarray(vector, np.float64)))
+                 for name, vector in case["database"].items()}
+    if case["exercise"] == "verify":
+        if case["identity"] not in distances:
+            return f"identity {case['identity']!r}, who is not in the database"
+        return (f"identity {case['identity']!r} at L2 distance {distances[case['identity']]:.4f} from the photo, "
+                f"THRESHOLD = {case['threshold']}")
+    if not distances:
+        return f"an empty database, THRESHOLD = {case['threshold']}"
+    if len(distances) > 6:
+        closest = min(distances, key=distances.get)
+        return (f"a database of {len(distances)} people, the closest {closest!r} at L2 distance "
+                f"{distances[closest]:.4f}, THRESHOLD = {case['threshold']}")
+    listed = ", ".join(f"{name} {distance:.4f}" for name, distance in distances.items())
+    return f"a database of {len(distances)} people at L2 distances {listed} from the photo, THRESHOLD = {case['threshold']}"
+
+
+def _type_problem(case, expected, answer, words):
+    """A message for a returned value of the wrong type or shape, a non-finite number or a
+    changed database; None when the answer has none of these problems."""
+    exercise = case["exercise"]
+    if answer["changed"]:
+        return f"{exercise} changed the database it was given; it must only read it."
+    got = answer["returned"]
+    if exercise == "triplet_loss":
+        if got["kind"] != "tensor":
+            if got["value"] is not None and _close(got["value"], expected["returned"]["value"]):
+                return (f"The value is right but the type is {got['type']}: return a TensorFlow tensor (tf "
+                        "operations only, no .numpy() or np.*), so that Keras can train with it.")
+            return f"triplet_loss must return a TensorFlow tensor, got {value_text(got)} ({got['type']})."
+        if got["shape"] != []:
+            return (f"triplet_loss must return one number for the batch (a tensor of shape ()), got a tensor of "
+                    f"shape {tuple(got['shape'])}: add the losses up with tf.reduce_sum.")
+        if got["value"] is not None and not math.isfinite(got["value"]):
+            return f"triplet_loss returned {_number_text(got['value'])} for {words}: check for a division or a log of 0."
+        return None
+    names = ("dist", "door_open") if exercise == "verify" else ("min_dist", "identity")
+    if got["kind"] != "pair":
+        return f"{exercise} must return a pair ({names[0]}, {names[1]}); it returned {value_text(got)}."
+    distance, decision = got["items"]
+    if distance["kind"] == "tensor":
+        return f"{names[0]} must be a Python float, but it is a TensorFlow tensor: convert it with float(...)."
+    if distance["kind"] == "array":
+        return (f"{names[0]} must be a single number (a float), not an array of shape {tuple(distance['shape'])}: "
+                "convert it with float(...).")
+    if distance["kind"] not in answers.NUMBER_KINDS:
+        return f"{names[0]} must be a number (a float), got {value_text(distance)}."
+    want = expected["returned"]["items"][0]["value"]
+    if distance["value"] is not None and not math.isfinite(distance["value"]) and not (
+            math.isinf(want) and distance["value"] == want):
+        return f"{names[0]} is {_number_text(distance['value'])} for {words}; expected {_number_text(want)}."
+    if exercise == "verify" and decision["kind"] != "bool":
+        if decision["kind"] == "numpy_bool":
+            return ("door_open must be a Python bool (True/False), not numpy.bool_: comparisons of NumPy numbers "
+                    "give numpy.bool_; wrap the comparison in bool(...).")
+        return f"door_open must be True or False (a Python bool), got {value_text(decision)}."
+    if exercise == "who_is_it" and decision["kind"] not in ("str", "none"):
+        return f"identity must be a name (a str) or None, got {value_text(decision)}."
     return None
 
 
 # ---------------------------------------------------------------------------------------------
-# verify and who_is_it: databases built around a photo's real encoding
+# A case set: its cases, the right answers, and the diagnosis
 
 
-def point_at_distance(origin, distance, seed):
-    """A vector at exactly ``distance`` (L2) from ``origin``, in a random direction."""
-    direction = np.random.default_rng(seed).normal(size=origin.shape)
-    direction /= np.linalg.norm(direction)
-    return (origin.astype(np.float64) + distance * direction).astype(np.float32)
-
-
-def verify_cases(encoding, threshold):
-    """Cases for verify(image_path, identity, database, model) around one photo's encoding.
+class CaseSet:
+    """The cases of one exercise, with the reference's answers, and the diagnosis of answers.
 
     Args:
-        encoding: (512,) encoding of the photo the cases use.
-        threshold: the decision threshold on the L2 distance.
-
-    Returns:
-        list of dicts {"identity", "database": {name: (512,) array}}. The distances are chosen so
-        that a reversed comparison, a squared distance, a forgotten or different threshold each
-        give a wrong decision somewhere.
+        exercise: "triplet_loss", "verify" or "who_is_it".
+        case_list: plain cases (``cases``).
+        encodings: {photo: (512,) encoding} for the photos the cases name (what
+            img_to_encoding returns for them); {} for triplet_loss.
     """
-    distances = {
-        "close": 0.3 * threshold,
-        "seed_threshold": 0.5 * (0.7 + threshold),  # above the seed's 0.7, below ours
-        "below": threshold - 0.1,  # below ours, above a rounded 1.0
-        "just_below": threshold - 0.02,  # below in L2, above when squared (threshold > 1)
-        "just_above": threshold + 0.03,
-        "far": 1.5 * threshold,
-    }
-    database = {name: point_at_distance(encoding, value, seed) for seed, (name, value) in enumerate(distances.items())}
-    return [{"identity": name, "database": database} for name in distances]
 
+    def __init__(self, exercise, case_list, encodings=None):
+        self.exercise = exercise
+        self.cases = case_list
+        self.encodings = encodings or {}
+        self.encode = stand_in_encoder(self.encodings)
+        reference = load(catalogue.REFERENCES[exercise].source, exercise)
+        self.expected = run(reference, case_list, self.encode)
+        self._mistakes = {}
+        self._lock = threading.Lock()
 
-def reference_verify(encoding, case, threshold):
-    """(distance, door_open) that verify must return for ``case``."""
-    distance = float(np.linalg.norm(encoding.astype(np.float64) - case["database"][case["identity"]]))
-    return distance, distance < threshold
+    def mistake_answers(self, entry):
+        """The answers of one catalogue mistake to these cases (computed once)."""
+        with self._lock:
+            if entry.name not in self._mistakes:
+                self._mistakes[entry.name] = run(load(entry.source, self.exercise), self.cases, self.encode)
+            return self._mistakes[entry.name]
 
+    def prepare(self):
+        """Compute every catalogue mistake's answers now (before threads share this set)."""
+        for entry in catalogue.mistakes(self.exercise):
+            self.mistake_answers(entry)
+        return self
 
-def plain_pair_answer(value):
-    """A learner's 2-tuple as plain data: [{"type", "value"}, {"type", "value"}] or an error."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        return {"error": f"returned {type(value).__name__} {value!r:.80}, not a pair (a, b)"}
-    plain = []
-    for item in value:
-        type_name = f"{type(item).__module__}.{type(item).__name__}"
-        if isinstance(item, (bool, np.bool_, str)) or item is None:
-            plain.append({"type": type_name, "value": item if not isinstance(item, np.bool_) else bool(item)})
-        else:
-            try:
-                plain.append({"type": type_name, "value": float(np.asarray(item, np.float64))})
-            except (TypeError, ValueError):
-                plain.append({"type": type_name, "value": repr(item)[:80]})
-    return {"items": plain}
+    def wrong_cases(self, answer_list):
+        """Indices of the cases answered wrongly."""
+        return [index for index, (case, expected, answer) in enumerate(zip(self.cases, self.expected, answer_list))
+                if not is_right(case, expected, answer)]
 
-
-def diagnose_verify(encoding, case, answer, threshold):
-    """None if the answer to ``case`` is right, else a hint naming the mistake."""
-    if "error" in answer:
-        return f"verify must return (dist, door_open); it {answer['error']}."
-    (distance, door) = answer["items"]
-    expected_distance, expected_open = reference_verify(encoding, case, threshold)
-    if not isinstance(distance["value"], float):
-        return f"dist must be a number, got {distance['type']}."
-    if abs(distance["value"] - expected_distance ** 2) < TOLERANCE and abs(expected_distance - 1) > 0.01:
-        return ("dist is the SQUARED distance; verify compares the L2 distance "
-                "np.linalg.norm(encoding - database[identity]) with the threshold.")
-    if abs(distance["value"] - expected_distance) > TOLERANCE:
-        return (f"dist is {distance['value']:.4f}, expected {expected_distance:.4f}: the L2 distance "
-                f"between the photo's encoding and database[identity].")
-    if door["type"] != "builtins.bool":
-        return (f"door_open must be a Python bool (True/False), got {door['type']}; "
-                "wrap the comparison in bool(...).")
-    if door["value"] != expected_open:
-        hints = {
-            "close": "The door stayed closed for a face very close to the identity: open it when "
-                     "dist < THRESHOLD (did you write '>' instead of '<'?).",
-            "seed_threshold": f"The door stayed closed at distance {expected_distance:.3f}, below "
-                              f"THRESHOLD = {threshold}: compare with the THRESHOLD variable, not a "
-                              "number of your own.",
-            "below": f"The door stayed closed at distance {expected_distance:.3f}, below THRESHOLD = "
-                     f"{threshold}: compare with the THRESHOLD variable, not a number of your own.",
-            "just_below": f"The door stayed closed at L2 distance {expected_distance:.3f} < THRESHOLD "
-                          f"= {threshold}: did you compare the SQUARED distance with the threshold? "
-                          "The threshold is on the L2 distance.",
-        }
-        return hints.get(case["identity"], (
-            f"The door opened at distance {expected_distance:.3f}, above THRESHOLD = {threshold}: "
-            "open it only when dist < THRESHOLD (is the threshold used, and the comparison '<'?)."
-        ))
-    return None
-
-
-def who_is_it_cases(encoding, threshold):
-    """Cases for who_is_it(image_path, database, model) around one photo's encoding.
-
-    Returns:
-        list of dicts {"database": {name: (512,) array}}; the names give away nothing.
-    """
-    def database(distances, offset):
-        return {name: point_at_distance(encoding, value, offset + seed)
-                for seed, (name, value) in enumerate(distances.items())}
-
-    return [
-        {"database": database({"ana": 0.9 * threshold, "ben": 0.4 * threshold, "cleo": 1.6 * threshold}, 100)},
-        {"database": database({"dev": 1.7 * threshold, "eli": 1.2 * threshold, "fay": 1.4 * threshold}, 200)},
-        {"database": database({"gus": 0.6 * threshold}, 300)},
-        {"database": {}},
-    ]
-
-
-def reference_who_is_it(encoding, case, threshold):
-    """(min_dist, identity or None) that who_is_it must return for ``case``."""
-    if not case["database"]:
-        return float("inf"), None
-    distances = {name: float(np.linalg.norm(encoding.astype(np.float64) - vector))
-                 for name, vector in case["database"].items()}
-    identity = min(distances, key=distances.get)
-    return distances[identity], identity if distances[identity] < threshold else None
-
-
-def diagnose_who_is_it(encoding, case, answer, threshold):
-    """None if the answer to ``case`` is right, else a hint naming the mistake."""
-    if "crash" in answer:
-        if not case["database"]:
-            return ("who_is_it crashed on an empty database "
-                    f"({answer['crash']}): return (float('inf'), None) when there is nobody to compare with.")
-        return f"who_is_it raised {answer['crash']}"
-    if "error" in answer:
-        return f"who_is_it must return (min_dist, identity); it {answer['error']}."
-    distance, identity = answer["items"]
-    expected_distance, expected_identity = reference_who_is_it(encoding, case, threshold)
-    if not case["database"]:
-        if identity["value"] is not None:
-            return "With an empty database nobody can match: return identity None."
+    def matching_mistake(self, answer_list):
+        """The first catalogue mistake whose answers are like ``answer_list`` on every case, or None."""
+        for entry in catalogue.mistakes(self.exercise):
+            if all(same_answer(a, b) for a, b in zip(answer_list, self.mistake_answers(entry))):
+                return entry
         return None
-    distances = {name: float(np.linalg.norm(encoding.astype(np.float64) - vector))
-                 for name, vector in case["database"].items()}
-    farthest = max(distances, key=distances.get)
-    if farthest != min(distances, key=distances.get) and (
-        identity["value"] == farthest
-        or (isinstance(distance["value"], float) and abs(distance["value"] - distances[farthest]) <= TOLERANCE)
-    ):
-        return "who_is_it picked the FARTHEST person: keep the identity with the smallest distance."
-    if not isinstance(distance["value"], float) or abs(distance["value"] - expected_distance) > TOLERANCE:
-        shown = distance["value"] if isinstance(distance["value"], float) else distance["type"]
-        return (f"min_dist is {shown}, expected {expected_distance:.4f}: the smallest L2 distance "
-                "between the photo's encoding and the database's encodings.")
-    if expected_identity is None and identity["value"] is not None:
-        return (f"The closest person is at distance {expected_distance:.3f}, above THRESHOLD = "
-                f"{threshold}: return identity None (and say the person is not in the database).")
-    if identity["value"] != expected_identity:
-        return f"identity is {identity['value']!r}, expected {expected_identity!r}."
-    return None
+
+    def message(self, answer_list):
+        """None if every answer is right, else the one most specific message (see the module)."""
+        if any(answer.get("raised") == "NotImplementedError" for answer in answer_list):
+            return NOT_WRITTEN.format(exercise=self.exercise)
+        wrong = self.wrong_cases(answer_list)
+        if not wrong:
+            return None
+        entry = self.matching_mistake(answer_list)
+        if entry is not None:
+            return entry.hint
+        for index in wrong:
+            case, answer = self.cases[index], answer_list[index]
+            if "raised" in answer and "raised" not in self.expected[index]:
+                return self.crash_text(case, answer)
+        index = wrong[0]
+        case, expected, answer = self.cases[index], self.expected[index], answer_list[index]
+        if "raised" in expected:
+            return (f"For an identity that is not in the database ({case['identity']!r}), verify must raise a "
+                    f"ValueError that names it (the cell's first two lines); it {answer_text(answer)}"
+                    + (f": {answer['message']}" if "raised" in answer else "") + ".")
+        problem = _type_problem(case, expected, answer, case_text(case, self.encodings))
+        if problem:
+            return problem
+        return (f"For {case_text(case, self.encodings)}: expected {answer_text(expected)}, "
+                f"{self.exercise} returned {answer_text(answer)}.")
+
+    def crash_text(self, case, answer):
+        where = f" (line {answer['line']} of your cell)" if answer.get("line") else ""
+        if answer["raised"] == "MemoryError":
+            return f"{self.exercise} ran out of memory{where} for {case_text(case, self.encodings)}."
+        return (f"{self.exercise} raised {answer['raised']}: {answer['message']}{where} "
+                f"for {case_text(case, self.encodings)}.")

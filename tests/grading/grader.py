@@ -1,228 +1,287 @@
-"""Grade students' notebooks: each exercise of each submission in its own limited process.
+"""Grade students' notebooks: each exercise of each submission in its own OS sandbox.
 
 The flow for one submission:
-  1. Read the notebook with nbformat and take the graded cells (nbgrader ``grade_id``
-     triplet_loss / verify / who_is_it; or, if a student lost the metadata, the cell that defines
-     that function).
-  2. For each exercise, start ``child.py`` with the cell's code and the test cases as plain data.
-     The child runs the student's function on every case and sends back what it returned, as
-     plain data. It has a time limit, a memory limit, capped output, and may not write files.
-  3. Here, in the grader's process, compare each answer with the reference computed from the
-     same case (``exercise_checks``); an exercise earns its points when every case is right.
+  1. ``submissions.read_graded_cells``: the cell of each exercise, read as data.
+  2. For each exercise, ``sandbox.Sandbox.run`` runs ``child.py`` on the cell and the exercise's
+     cases (plain data); the child sends back the answers as plain data.
+  3. Here, in the grader's process, the answers are validated and compared with the reference's
+     (``exercise_checks.CaseSet``): the exercise earns its points when every case is right, and
+     the report carries the one message the public tests would also give.
 
-Expensive things (the FaceNet model, the photos' encodings) are computed once per run here;
-the children get encodings as plain numbers, so only the triplet-loss child imports TensorFlow.
+What is graded and for how many points is read from the instructors' notebook
+(``source/Face_Recognition.ipynb``): each solution cell's nbgrader ``grade_id`` names an
+exercise, and the test cell ``test_<exercise>`` carries its points. Expensive things (the
+FaceNet model, the photos' encodings, the reference's and the catalogue's answers) are computed
+once per run, here; the sandboxes get encodings as plain numbers.
 """
 
 import csv
+import io
 import json
+import math
 import os
-import re
-import subprocess
-import sys
+import queue
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tests import exercise_checks as checks
+from tests import answers, exercise_checks
+from tests.grading import submissions
+from tests.grading.sandbox import Limits, Sandbox
 
-GRADING_DIR = Path(__file__).resolve().parent
-
-EXERCISES = {"triplet_loss": 3, "verify": 3, "who_is_it": 4}
-TIME_LIMIT_SECONDS = 90
-MEMORY_LIMIT_BYTES = 3 * 2**30
-OUTPUT_LIMIT_CHARACTERS = 100_000
-RESULT_LIMIT_BYTES = 10 * 2**20
-MESSAGES_PER_EXERCISE = 3
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SOURCE_NOTEBOOK = PROJECT_DIR / "source" / "Face_Recognition.ipynb"
+SYNTHETIC_CASE_PHOTOS = 2  # known camera photos the synthetic cases are built around
 
 
-class SubmissionError(Exception):
-    """The submission as a whole cannot be graded (unreadable notebook)."""
+def exercises_and_points(source_notebook=SOURCE_NOTEBOOK):
+    """{exercise: points}, in notebook order, from the instructors' notebook's nbgrader metadata.
 
-
-def graded_sources(notebook_path):
-    """{exercise: source of its graded cell} for the exercises found in a notebook.
-
-    Raises:
-        SubmissionError: the file is missing or is not a notebook nbformat can read.
+    An exercise is a solution cell's ``grade_id``; its points are those of the graded test cell
+    whose grade_id is ``test_<exercise>``.
     """
     import nbformat
 
-    try:
-        notebook = nbformat.read(notebook_path, as_version=4)
-    except Exception as error:  # nbformat raises many kinds for a broken file
-        raise SubmissionError(f"the notebook cannot be read ({type(error).__name__}: {error})"[:300]) from error
-    sources = {}
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id in EXERCISES:
-            sources[grade_id] = cell.source
-    for exercise in EXERCISES:
-        if exercise not in sources:
-            defining = [cell.source for cell in notebook.cells
-                        if cell.cell_type == "code" and re.search(rf"^def {exercise}\(", cell.source, re.M)]
-            if defining:
-                sources[exercise] = defining[-1]
-    return sources
+    notebook = nbformat.read(source_notebook, as_version=4)
+    metadata = [cell.metadata.get("nbgrader", {}) for cell in notebook.cells]
+    exercises = [meta["grade_id"] for meta in metadata if meta.get("solution") and meta.get("grade_id")]
+    points = {meta["grade_id"]: meta.get("points") for meta in metadata if meta.get("grade")}
+    result = {}
+    for exercise in exercises:
+        value = points.get(f"test_{exercise}")
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"{source_notebook}: no graded cell test_{exercise} with points > 0 for exercise {exercise!r}")
+        result[exercise] = value
+    if not result:
+        raise ValueError(f"{source_notebook} has no solution cells with an nbgrader grade_id")
+    return result
+
+
+def _plain(value):
+    """A case as JSON-ready data (arrays become lists of numbers)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 @dataclass
 class GradingContext:
     """What every submission is graded against, computed once per run."""
 
-    threshold: float
-    encodings: dict = field(default_factory=dict)  # photo path (str) -> (512,) float32
-    cases: dict = field(default_factory=dict)  # exercise -> list of case dicts
+    points: dict  # exercise -> points, from the instructors' notebook
+    case_sets: dict  # exercise -> exercise_checks.CaseSet
 
     @classmethod
-    def build(cls):
-        """Encode the notebook's photos with the real model and lay out every case."""
+    def build(cls, source_notebook=SOURCE_NOTEBOOK):
+        """Encode the notebook's photos with the real model and lay out every exercise's cases.
+
+        The cases: the grader's synthetic case set around two camera photos, plus, for verify and
+        who_is_it, every camera photo against the notebook's real database.
+        """
         import face_database
         import fr_utils
 
+        points = exercises_and_points(source_notebook)
         face_database.ensure_images()
         model = fr_utils.load_facenet()
         threshold = fr_utils.VERIFICATION_THRESHOLD
-        camera = face_database.read_manifest()
-        photos = [str(path) for path, _ in camera]
+        camera = [(str(path), identity) for path, identity in face_database.read_manifest()]
+        photos = [path for path, _ in camera]
         encodings = dict(zip(photos, fr_utils.encode_images(photos, model, progress=False)))
         database = face_database.build_database(model)
-        known = [str(path) for path, identity in camera if identity != face_database.UNKNOWN][:2]
+        known = [path for path, identity in camera if identity != face_database.UNKNOWN][:SYNTHETIC_CASE_PHOTOS]
+        someone = sorted(database)[0]
+        real = {
+            "verify": [{"exercise": "verify", "photo": path, "database": database, "threshold": threshold,
+                        "identity": identity if identity in database else someone} for path, identity in camera],
+            "who_is_it": [{"exercise": "who_is_it", "photo": path, "database": database, "threshold": threshold}
+                          for path in photos],
+        }
+        case_sets = {}
+        for exercise in points:
+            if exercise == "triplet_loss":
+                case_list = exercise_checks.cases(exercise, "grader")
+            else:
+                case_list = [case for photo in known
+                             for case in exercise_checks.cases(exercise, "grader", photo, encodings[photo], threshold)]
+                case_list += real.get(exercise, [])
+            case_sets[exercise] = exercise_checks.CaseSet(exercise, case_list, encodings)
+        for case_set in case_sets.values():
+            case_set.prepare()
+        return cls(points, case_sets)
 
-        cases = {"triplet_loss": [case for seed in (0, 1, 2) for case in checks.triplet_cases(seed)]}
-        cases["verify"] = [
-            dict(case, photo=photo)
-            for photo in known for case in checks.verify_cases(encodings[photo], threshold)
-        ]
-        cases["who_is_it"] = [
-            dict(case, photo=photo)
-            for photo in known for case in checks.who_is_it_cases(encodings[photo], threshold)
-        ] + [{"photo": photo, "database": database} for photo in photos]
-        return cls(threshold, encodings, cases)
-
-    def diagnose(self, exercise, case, answer):
-        """None if ``answer`` is right for ``case``, else a message (computed in this process)."""
-        if exercise == "triplet_loss":
-            if "crash" in answer:
-                return f"triplet_loss raised {answer['crash']}"
-            return checks.diagnose_triplet(case, answer)
-        encoding = self.encodings[case["photo"]]
-        if exercise == "verify":
-            if "crash" in answer:
-                return f"verify raised {answer['crash']}"
-            return checks.diagnose_verify(encoding, case, answer, self.threshold)
-        return checks.diagnose_who_is_it(encoding, case, answer, self.threshold)
-
-
-def _to_json(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {key: _to_json(item) for key, item in value.items()}
-    return value
+    def job(self, exercise, source):
+        """The plain-data job for one exercise of one submission (see child.py)."""
+        case_set = self.case_sets[exercise]
+        photos = {case["photo"] for case in case_set.cases if "photo" in case}
+        return {"exercise": exercise, "source": source, "cases": [_plain(case) for case in case_set.cases],
+                "encodings": {photo: _plain(case_set.encodings[photo]) for photo in sorted(photos)}}
 
 
-def run_child(exercise, source, context, time_limit=TIME_LIMIT_SECONDS):
-    """Run one exercise in a fresh process; returns the child's message dict."""
-    job = {
-        "exercise": exercise, "source": source, "threshold": context.threshold,
-        "cases": [_to_json(case) for case in context.cases[exercise]],
-        "encodings": {path: vector.tolist() for path, vector in context.encodings.items()},
-        "memory_bytes": MEMORY_LIMIT_BYTES, "output_bytes": OUTPUT_LIMIT_CHARACTERS,
-    }
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-    environment["PYTHONDONTWRITEBYTECODE"] = "1"
-    with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
-        try:
-            completed = subprocess.run(
-                [sys.executable, str(GRADING_DIR / "child.py")],
-                input=json.dumps(job).encode(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                timeout=time_limit, cwd=scratch, env=environment,
-            )
-        except subprocess.TimeoutExpired:
-            return {"error": f"it ran longer than {time_limit} s (an endless loop?)"}
-    output = completed.stdout[:RESULT_LIMIT_BYTES].decode(errors="replace").strip().splitlines()
-    if not output:
-        return {"error": f"the grading process ended without an answer (exit code {completed.returncode}: "
-                         "sys.exit, os._exit or a crash in the submission)"}
+# ---------------------------------------------------------------------------------------------
+# The child's answer: parsed and validated as untrusted data
+
+
+def _valid_text(value, limit):
+    return isinstance(value, str) and len(value) <= limit
+
+
+def _valid_description(description, depth=0):
+    if type(description) is not dict or set(description) != {"kind", "type", "value", "shape", "items"}:
+        return False
+    value, shape, items = description["value"], description["shape"], description["items"]
+    return (
+        description["kind"] in answers.KINDS
+        and _valid_text(description["type"], 400)
+        and (value is None or type(value) in (bool, int, float) or _valid_text(value, 400))
+        and (shape is None or (type(shape) is list and len(shape) <= 8 and all(type(size) is int for size in shape)))
+        and (items is None or (depth == 0 and type(items) is list and len(items) == 2
+                               and all(_valid_description(item, 1) for item in items)))
+    )
+
+
+def valid_answer(answer):
+    """True when ``answer`` has exactly the structure answers.call produces."""
+    if type(answer) is not dict or type(answer.get("changed")) is not bool:
+        return False
+    if "raised" in answer:
+        return (set(answer) == {"raised", "bases", "message", "line", "changed"}
+                and _valid_text(answer["raised"], 100) and _valid_text(answer["message"], 400)
+                and type(answer["bases"]) is list and len(answer["bases"]) <= 12
+                and all(_valid_text(base, 100) for base in answer["bases"])
+                and (answer["line"] is None or type(answer["line"]) is int))
+    return set(answer) == {"returned", "changed"} and _valid_description(answer["returned"])
+
+
+def read_answer(outcome, case_count, limits):
+    """("answers", [answer per case]) or ("problem", message) from a sandbox run's Outcome."""
+    if outcome.timed_out:
+        return "problem", f"it ran longer than {limits.seconds:g} s (an endless loop?) and was stopped"
+    if outcome.overflowed:
+        return "problem", (f"unreadable answer: the cell sent more than {limits.answer_bytes:,} bytes to the "
+                           "grader's channel")
+    lines = outcome.output.splitlines()
+    if not lines:
+        return "problem", (f"the cell ended without an answer (exit code {outcome.exit_code}): sys.exit, os._exit, "
+                           "a crash, or a kill for exceeding a memory, CPU or process limit")
     try:
-        return json.loads(output[-1])
-    except ValueError:
-        return {"error": "the grading process sent an unreadable answer"}
+        message = json.loads(outcome.output.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return "problem", "unreadable answer: what the grading process sent is not one JSON message"
+    if type(message) is dict and set(message) == {"error"} and _valid_text(message["error"], 600):
+        return "problem", message["error"]
+    if (type(message) is not dict or set(message) != {"answers"} or type(message["answers"]) is not list
+            or len(message["answers"]) != case_count or not all(valid_answer(item) for item in message["answers"])):
+        return "problem", "unreadable answer: what the grading process sent does not have the answers' structure"
+    return "answers", message["answers"]
 
 
-def grade_exercise(exercise, source, context, time_limit=TIME_LIMIT_SECONDS):
-    """{"points", "max_points", "messages"} for one exercise of one submission."""
-    max_points = EXERCISES[exercise]
+# ---------------------------------------------------------------------------------------------
+# Grading
+
+
+def _result(points, max_points, message):
+    return {"points": points, "max_points": max_points,
+            "message": submissions.clean_text(message) if message is not None else None}
+
+
+def grade_exercise(exercise, source, context, sandbox, slot=0):
+    """{"points", "max_points", "message"} for one exercise of one submission."""
+    max_points = context.points[exercise]
     if source is None:
-        return {"points": 0, "max_points": max_points,
-                "messages": [f"no graded cell defines {exercise}: keep the exercise's cell and its def line"]}
-    message = run_child(exercise, source, context, time_limit)
-    if "error" in message:
-        return {"points": 0, "max_points": max_points, "messages": [message["error"]]}
-    answers = message.get("answers", [])
-    if len(answers) != len(context.cases[exercise]):
-        return {"points": 0, "max_points": max_points, "messages": ["the grading process answered too few cases"]}
-    problems = []
-    for case, answer in zip(context.cases[exercise], answers):
-        problem = context.diagnose(exercise, case, answer)
-        if problem and problem not in problems and len(problems) < MESSAGES_PER_EXERCISE:
-            problems.append(problem)
-    return {"points": 0 if problems else max_points, "max_points": max_points, "messages": problems}
+        return _result(0, max_points, f"no cell defines {exercise}: keep the exercise's cell (with its nbgrader "
+                                      "metadata) and its def line")
+    case_set = context.case_sets[exercise]
+    outcome = sandbox.run(context.job(exercise, source), slot)
+    kind, content = read_answer(outcome, len(case_set.cases), sandbox.limits)
+    if kind == "problem":
+        return _result(0, max_points, content)
+    message = case_set.message(content)
+    return _result(max_points if message is None else 0, max_points, message)
 
 
-def grade_submission(path, context, time_limit=TIME_LIMIT_SECONDS):
-    """The report of one notebook: {"submission", "total", "max_total", "exercises"}."""
-    try:
-        sources = graded_sources(path)
-    except SubmissionError as error:
-        exercises = {exercise: {"points": 0, "max_points": points, "messages": [str(error)]}
-                     for exercise, points in EXERCISES.items()}
-    else:
-        exercises = {exercise: grade_exercise(exercise, sources.get(exercise), context, time_limit)
-                     for exercise in EXERCISES}
+def _report(path, context, results, notes):
     return {
         "submission": str(path),
-        "total": sum(result["points"] for result in exercises.values()),
-        "max_total": sum(EXERCISES.values()),
-        "exercises": exercises,
+        "total": sum(result["points"] for result in results.values()),
+        "max_total": sum(context.points.values()),
+        "exercises": results,
+        "notes": [submissions.clean_text(note) for note in notes],
     }
 
 
-def submissions_in(path):
-    """The notebooks to grade: ``path`` itself, or every .ipynb in a folder (sorted)."""
+def grade_all(paths, context, sandbox, workers=1):
+    """Reports for several notebooks, in the order given; ``workers`` exercises at a time."""
+    read = {}
+    for path in paths:
+        try:
+            read[path] = submissions.read_graded_cells(path, list(context.points))
+        except submissions.UnreadableSubmission as error:
+            read[path] = error
+    tasks = [(path, exercise) for path in paths if not isinstance(read[path], Exception) for exercise in context.points]
+    slots = queue.Queue()
+    for slot in range(max(1, workers)):
+        slots.put(slot)
+
+    def grade(task):
+        path, exercise = task
+        slot = slots.get()
+        try:
+            return grade_exercise(exercise, read[path].sources.get(exercise), context, sandbox, slot)
+        finally:
+            slots.put(slot)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = dict(zip(tasks, pool.map(grade, tasks)))
+    reports = []
+    for path in paths:
+        if isinstance(read[path], Exception):
+            reason = f"the notebook cannot be read: {read[path]}"
+            reports.append(_report(path, context, {exercise: _result(0, points, reason)
+                                                   for exercise, points in context.points.items()}, []))
+        else:
+            reports.append(_report(path, context, {exercise: results[(path, exercise)] for exercise in context.points},
+                                   read[path].notes))
+    return reports
+
+
+def _write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written report."""
     path = Path(path)
-    if path.is_dir():
-        notebooks = sorted(item for item in path.glob("*.ipynb") if item.is_file())
-        if not notebooks:
-            raise SubmissionError(f"{path} holds no .ipynb notebooks")
-        return notebooks
-    return [path]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", newline="") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def grade_all(paths, context, time_limit=TIME_LIMIT_SECONDS, workers=2):
-    """Reports for several notebooks, graded ``workers`` at a time, in the order given."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda path: grade_submission(path, context, time_limit), paths))
-
-
-def write_reports(reports, json_path, gradebook=False):
+def write_reports(reports, json_path, exercises, gradebook=False):
     """Write the JSON report; with ``gradebook``, also a CSV with one row per submission beside it."""
-    json_path = Path(json_path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(reports, indent=2) + "\n")
+    _write_atomically(json_path, json.dumps(reports, indent=2) + "\n")
     if not gradebook:
         return None
-    csv_path = json_path.with_suffix(".csv")
-    with open(csv_path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", *EXERCISES, "total", "max_total"])
-        for report in reports:
-            writer.writerow([report["submission"], *(report["exercises"][name]["points"] for name in EXERCISES),
-                             report["total"], report["max_total"]])
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["submission", *exercises, "total", "max_total"])
+    for report in reports:
+        writer.writerow([report["submission"], *(report["exercises"][name]["points"] for name in exercises),
+                         report["total"], report["max_total"]])
+    csv_path = Path(json_path).with_suffix(".csv")
+    _write_atomically(csv_path, table.getvalue())
     return csv_path
+
+
+def worst_case_seconds(submission_count, exercise_count, limits=Limits(), workers=1):
+    """An upper bound on the grading time of a folder (children only, model loading aside)."""
+    return math.ceil(submission_count * exercise_count / max(1, workers)) * limits.seconds

@@ -3,4 +3,4 @@
 
 def test_exercise(submission, exercise, grade_reports):
     result = grade_reports[submission]["exercises"][exercise]
-    assert result["points"] == result["max_points"], "\n".join(result["messages"])
+    assert result["points"] == result["max_points"], result["message"]
