@@ -12,6 +12,7 @@ behind ``python scripts/build_images.py``.
 """
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -21,8 +22,14 @@ import lfw
 
 SELECTION_PATH = fr_utils.IMAGES_DIR / "lfw_selection.json"
 MANIFEST_NAME = "manifest.csv"
+BUILT_FROM_NAME = "built_from.json"  # where images/ came from: LFW (and which selection) or a folder
 UNKNOWN = "unknown"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+# The LFW camera photos are chosen so that each decision is at least this far (L2) from
+# VERIFICATION_THRESHOLD: known people below it, unknown people above it. Another crop of the
+# same photos (the funneled LFW that the download fetches, a different margin) moves distances
+# by a few hundredths, so the camera table holds there too.
+DECISION_MARGIN = 0.15
 
 
 def images_ready(images_dir=fr_utils.IMAGES_DIR):
@@ -94,6 +101,25 @@ def build_from_lfw(lfw_dir=None, selection_path=SELECTION_PATH, images_dir=fr_ut
     for entry in selection["camera"]:
         shutil.copyfile(source(entry["lfw"]), camera_dir / entry["file"])
     _write_manifest(camera_dir, [(entry["file"], entry["identity"]) for entry in selection["camera"]])
+    _write_built_from(images_dir, {"source": "lfw", "selection_sha256": _sha256(selection_path)})
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _write_built_from(images_dir, record):
+    (Path(images_dir) / BUILT_FROM_NAME).write_text(json.dumps(record) + "\n")
+
+
+def built_from(images_dir=fr_utils.IMAGES_DIR):
+    """What ``images_dir`` was built from: {"source": "lfw", "selection_sha256"} or {"source": folder};
+    {} when unknown (built by an older version)."""
+    path = Path(images_dir) / BUILT_FROM_NAME
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def build_from_folder(folder, images_dir=fr_utils.IMAGES_DIR):
@@ -121,11 +147,15 @@ def build_from_folder(folder, images_dir=fr_utils.IMAGES_DIR):
     for path, _ in manifest:
         shutil.copyfile(path, camera_dir / path.name)
     _write_manifest(camera_dir, [(path.name, identity) for path, identity in manifest])
+    _write_built_from(images_dir, {"source": str(folder.resolve())})
 
 
 def ensure_images(images_dir=fr_utils.IMAGES_DIR):
-    """Build the photos from LFW unless they are already there (the notebook's first cell)."""
-    if not images_ready(images_dir):
+    """Build the photos from LFW unless they are there (the notebook's first cell). Photos built
+    from an older LFW selection are rebuilt; an instructor's own photos are kept."""
+    record = built_from(images_dir)
+    stale = record.get("source") == "lfw" and record.get("selection_sha256") != _sha256(SELECTION_PATH)
+    if not images_ready(images_dir) or stale:
         build_from_lfw(images_dir=images_dir)
 
 

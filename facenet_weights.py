@@ -82,8 +82,9 @@ def read_graph_constants(graph_path):
         (constants, epsilon): ``constants`` maps node names (without the ``InceptionResnetV1/``
         scope) to numpy arrays; ``epsilon`` is the FusedBatchNorm's epsilon (a float).
     """
-    import tensorflow as tf
+    import fr_utils
 
+    tf = fr_utils.import_tensorflow()
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(Path(graph_path).read_bytes())
     constants, epsilon = {}, None
@@ -194,11 +195,14 @@ def check_weights(weights_path=WEIGHTS_PATH, record_path=WEIGHTS_RECORD_PATH):
 
 def ensure_weights(weights_path=WEIGHTS_PATH, record_path=WEIGHTS_RECORD_PATH, verbose=True):
     """Return the SHA-256 of a verified weights file, converting (again) when needed."""
+    weights_path, record_path = Path(weights_path), Path(record_path)
+    first_time = not weights_path.is_file() and not record_path.is_file()
     try:
         return check_weights(weights_path, record_path)
     except WeightsError as problem:
         if verbose:
-            print(f"{problem}\nConverting the pre-trained FaceNet weights (about 20 s, once)...")
+            reason = "" if first_time else f"{problem}\n"
+            print(f"{reason}Converting the pre-trained FaceNet weights from {SOURCE_PACKAGE} (once, about 20 s)...")
     return convert(frozen_graph_path(), weights_path, record_path)
 
 

@@ -65,6 +65,44 @@ class SeveralFacesWarning(UserWarning):
 # The network
 
 
+def import_tensorflow():
+    """TensorFlow, imported without the lines its C++ core prints at start-up on a machine with
+    no GPU ("All log messages before absl::InitializeLog()", "Could not find cuda drivers",
+    "failed call to cuInit"). TF_CPP_MIN_LOG_LEVEL does not reach those (they come before
+    TensorFlow reads it), so the process's standard error is sent to /dev/null while TensorFlow
+    loads and probes for GPUs. Python errors still surface as exceptions.
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe, and its messages, happen now
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    return tf
+
+
+def warn_once(message, category):
+    """Warn in one line, without the source line Python would echo under it, once per message."""
+    warnings.warn_explicit(message, category, filename="fr_utils", lineno=0, module="fr_utils",
+                           registry=_WARNED)
+
+
+_WARNED = {}
+
+
 @functools.lru_cache(maxsize=1)
 def load_facenet():
     """The pre-trained FaceNet (Sandberg's 20180408-102900) as a Keras model.
@@ -76,6 +114,7 @@ def load_facenet():
         A ``keras.Model`` mapping (batch, 160, 160, 3) float32 standardised crops to
         (batch, 512) float32 unit-length embeddings.
     """
+    import_tensorflow()
     import keras
 
     import facenet_weights
@@ -412,11 +451,7 @@ def face_crops(images, names=None, margin=FACE_MARGIN, on_no_face="error", warn_
     if warn_several:
         for name, count in zip(names, counts):
             if count > 1:
-                warnings.warn(
-                    f"{name} shows {count} faces; using the largest, most central one.",
-                    SeveralFacesWarning,
-                    stacklevel=2,
-                )
+                warn_once(f"{name} shows {count} faces; using the largest, most central one.", SeveralFacesWarning)
     crops = [crop_face(image, box, margin) for image, box in zip(images, boxes)]
     if not crops:
         return np.zeros((0, FACE_SIZE, FACE_SIZE, 3), np.uint8), boxes, counts
@@ -430,7 +465,7 @@ def face_crops(images, names=None, margin=FACE_MARGIN, on_no_face="error", warn_
 @functools.lru_cache(maxsize=4)
 def _compiled(model):
     """The model as one TensorFlow graph: 3-4x faster than model.predict on small batches."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     return tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
 
@@ -552,12 +587,8 @@ def encode_images(
                     np.save(store / f"{keys[index]}.npy", embedding)
             bar.update(len(indices))
     if several or fallbacks:
-        warnings.warn(
-            f"{several} of {len(to_compute)} photos showed several faces (the main one was used); "
-            f"{fallbacks} showed none (the central crop was used).",
-            SeveralFacesWarning,
-            stacklevel=2,
-        )
+        warn_once(f"{several} of {len(to_compute)} photos showed several faces (the main one was used); "
+                  f"{fallbacks} showed none (the central crop was used).", SeveralFacesWarning)
     return embeddings
 
 

@@ -37,6 +37,7 @@ def choose_people(lfw_dir, count, photos_per_person, seed=0):
 
 def feature_extractor(model):
     """A model from standardised crops (N, 160, 160, 3) to FaceNet's mid-level features (N, 896)."""
+    fr_utils.import_tensorflow()
     import keras
 
     pooled = keras.layers.GlobalAveragePooling2D(name="mid_level_features")(model.get_layer(FEATURE_LAYER).output)

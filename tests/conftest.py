@@ -4,7 +4,11 @@ import os
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+def pytest_configure(config):
+    import fr_utils
+
+    fr_utils.import_tensorflow()  # now, without its start-up lines about CUDA
 
 
 def pytest_addoption(parser):

@@ -1,125 +1,266 @@
-"""The grader, through its real command, on known right, wrong and hostile submissions."""
+"""The grader, through its real command, on the fixture submissions: right, wrong and hostile.
+
+One run grades every fixture in ``tests/grading/fixtures/notebooks`` (except the slow ones),
+the instructors' and the student notebook, and the attacks that need the machine's state
+(a symbolic link, a FIFO, a device, a notebook over the size limit, one nested too deeply),
+with two workers. The tests then compare each report with its expected report
+(``fixtures/results``), and check from outside that the run left the checkout, $HOME and the
+report folder as they were (apart from the report), left no process behind, and sent nothing
+to the network.
+"""
 
 import csv
 import json
+import os
 import shutil
+import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from tests.grading import grader, sandbox
+from tests.grading.fixtures import attacks, make_fixtures
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-FIXTURES = PROJECT_DIR / "tests" / "grading" / "fixtures"
-SUBMISSIONS = FIXTURES / "submissions"
-
-# submission -> (triplet_loss, verify, who_is_it points, a phrase the report must contain)
-EXPECTED = {
-    "solved": (3, 3, 4, None),
-    "untouched": (0, 0, 0, "NotImplementedError: Exercise: replace this line with your code."),
-    "not_a_notebook": (0, 0, 0, "the notebook cannot be read"),
-    "triplet_no_max": (0, 3, 4, "take max(basic_loss, 0)"),
-    "triplet_mean": (0, 3, 4, "the loss is the SUM over the m triplets"),
-    "triplet_l2_not_squared": (0, 3, 4, "uses SQUARED distances"),
-    "triplet_wrong_axis": (0, 3, 4, "over the wrong axis"),
-    "triplet_returns_numpy": (0, 3, 4, "return a TensorFlow tensor"),
-    "verify_numpy_bool": (3, 0, 4, "door_open must be a Python bool"),
-    "verify_greater_than": (3, 0, 4, "did you write '>' instead of '<'?"),
-    "verify_squared_distance": (3, 0, 4, "did you compare the SQUARED distance"),
-    "verify_own_threshold": (3, 0, 4, "compare with the THRESHOLD variable"),
-    "who_is_it_farthest": (3, 3, 0, "picked the FARTHEST person"),
-    "who_is_it_never_unknown": (3, 3, 0, "return identity None"),
-    "who_is_it_empty_database_crash": (3, 3, 0, "crashed on an empty database"),
-    "syntax_error": (3, 0, 4, "SyntaxError"),
-    "raises_when_defined": (0, 3, 4, "NameError"),
-    "endless_loop": (3, 3, 0, "an endless loop?"),
-    "calls_sys_exit": (0, 3, 4, "SystemExit"),
-    "calls_os_exit": (3, 0, 4, "os._exit"),
-    "prints_megabytes": (3, 3, 0, "printed more than"),
-    "writes_files": (3, 0, 4, "writing files ('grades.json') is not allowed"),
-    "exhausts_memory": (3, 3, 0, "ran out of memory"),
-    "fakes_numpy_and_builtins": (0, 3, 4, "expected"),
-    "fakes_the_checks": (0, 3, 4, "expected"),
-    "forges_the_answer_stream": (3, 0, 4, "dist is 0.0000"),
+FIXTURES = make_fixtures.NOTEBOOKS_DIR
+RESULTS = make_fixtures.RESULTS_DIR
+MADE_AT_TEST_TIME = {
+    "symbolic_link": "is a symbolic link",
+    "fifo": "not a regular file",
+    "device": "not a regular file",
+    "over_the_size_limit": "over the 20 MB limit",
+    "nested_too_deeply": "nested too deeply",
 }
-EXERCISES = ("triplet_loss", "verify", "who_is_it")
 
 
-def grade(target, report, extra=()):
-    """Run the documented grading command; returns (exit code, output)."""
+def grade(target, report, *options, env=None):
+    """Run the README's grading command; returns (exit code, output)."""
     command = [sys.executable, "-m", "pytest", "tests/grading", "--submission", str(target),
-               "--grade-report", str(report), "-q", "-p", "no:randomly", *extra]
-    completed = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=1800)
+               "--grade-report", str(report), "-q", *options]
+    completed = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, env=env, timeout=1800)
     return completed.returncode, completed.stdout + completed.stderr
 
 
+def grading_environment(tmp):
+    """The grader's environment for these tests: its own $HOME and caches, so that a change
+    in the real ones can only come from a submission."""
+    home = tmp / "home"
+    home.mkdir()
+    return dict(os.environ, HOME=str(home), FACENET_CACHE_DIR=str(tmp / "cache"), KERAS_HOME=str(tmp / "keras"),
+                MPLCONFIGDIR=str(tmp / "matplotlib"))
+
+
+def snapshot(folder, skip=()):
+    """{relative path: (size, mtime, mode)} of everything under ``folder``."""
+    found = {}
+    for root, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if os.path.join(root, name) not in skip]
+        for name in folders + files:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            found[os.path.relpath(path, folder)] = (info.st_size, info.st_mtime_ns, info.st_mode)
+    return found
+
+
+def sandbox_processes():
+    """Processes still running as a sandbox user, or running child.py."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        uid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
+        if sandbox.SANDBOX_UID_BASE <= uid < sandbox.SANDBOX_UID_BASE + 256 or "/grading/child.py" in command:
+            found.append((pid, uid, command[:100]))
+    return found
+
+
+def make_hostile_entries(folder):
+    """The attacks that are made at test time (see MADE_AT_TEST_TIME)."""
+    (folder / "symbolic_link.ipynb").symlink_to("/etc/passwd")
+    os.mkfifo(folder / "fifo.ipynb")
+    if os.geteuid() == 0:
+        os.mknod(folder / "device.ipynb", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # like /dev/null
+    (folder / "over_the_size_limit.ipynb").write_text('{"cells": [], "metadata": {"x": "' + "x" * 21_000_000 + '"}}')
+    depth = 5_000_000
+    (folder / "nested_too_deeply.ipynb").write_text('{"nbformat": 4, "cells": [], "metadata": ' + "[" * depth + "]" * depth + "}")
+
+
 @pytest.fixture(scope="module")
-def folder_report(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("grades")
-    code, output = grade(SUBMISSIONS, folder / "grades.json", ["--time-limit", "45"])
-    return code, output, folder
+def class_run(tmp_path_factory):
+    """Grade the whole class once: the fixtures, both notebooks, the test-time attacks."""
+    import face_database
+    import fr_utils
+
+    face_database.ensure_images()
+    fr_utils.weights_sha256()  # the weights exist before the snapshot
+    tmp = tmp_path_factory.mktemp("class")
+    folder, reports = tmp / "submissions", tmp / "reports"
+    folder.mkdir()
+    reports.mkdir()
+    for notebook in FIXTURES.glob("*.ipynb"):
+        if notebook.stem not in make_fixtures.slow_fixture_names():
+            shutil.copy(notebook, folder)
+    shutil.copy(PROJECT_DIR / "source" / "Face_Recognition.ipynb", folder / "teacher.ipynb")
+    shutil.copy(PROJECT_DIR / "Face_Recognition.ipynb", folder / "student.ipynb")
+    make_hostile_entries(folder)
+    environment = grading_environment(tmp)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", attacks.UDP_PORT))
+    listener.setblocking(False)
+    before = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
+              "home": snapshot(environment["HOME"]), "reports": snapshot(reports)}
+    code, output = grade(folder, reports / "grades.json", "--time-limit", "60", "--workers", "2", env=environment)
+    after = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
+             "home": snapshot(environment["HOME"]), "reports": snapshot(reports)}
+    try:
+        received = listener.recv(65536)
+    except BlockingIOError:
+        received = b""
+    listener.close()
+    graded = {Path(report["submission"]).stem: report for report in json.loads((reports / "grades.json").read_text())}
+    return {"code": code, "output": output, "reports": graded, "before": before, "after": after,
+            "received": received, "folder": folder, "report_dir": reports, "processes": sandbox_processes()}
+
+
+def check_report(name, report, expected):
+    """Differences between a report and its expected report, as lines."""
+    problems = []
+    for exercise, want in expected["exercises"].items():
+        got = report["exercises"][exercise]
+        if (got["points"] == got["max_points"]) != want["passes"]:
+            problems.append(f"{name}/{exercise}: {got['points']}/{got['max_points']} points, message {got['message']!r}")
+        if "message" in want and got["message"] != want["message"]:
+            problems.append(f"{name}/{exercise}: message {got['message']!r}, expected {want['message']!r}")
+        if "message_contains" in want and want["message_contains"] not in (got["message"] or ""):
+            problems.append(f"{name}/{exercise}: message {got['message']!r} lacks {want['message_contains']!r}")
+        if want["passes"] and got["message"] is not None:
+            problems.append(f"{name}/{exercise}: passes but says {got['message']!r}")
+    if "note_contains" in expected and not any(expected["note_contains"] in note for note in report["notes"]):
+        problems.append(f"{name}: notes {report['notes']!r} lack {expected['note_contains']!r}")
+    return problems
 
 
 def test_fixtures_are_what_the_generator_writes():
-    from tests.grading.fixtures import make_fixtures
-
-    written = {path.name: path.read_text() for path in SUBMISSIONS.glob("*.ipynb")}
-    assert written == make_fixtures.build(), "run: python tests/grading/fixtures/make_fixtures.py"
-    assert set(EXPECTED) == {Path(name).stem for name in written}
-
-
-def test_every_submission_gets_its_expected_points(folder_report):
-    code, output, folder = folder_report
-    assert code == 1, output[-3000:]  # some submissions fail their tests
-    reports = {Path(report["submission"]).stem: report for report in json.loads((folder / "grades.json").read_text())}
-    assert set(reports) == set(EXPECTED)
-    wrong = []
-    for name, (*points, phrase) in EXPECTED.items():
-        report = reports[name]
-        got = [report["exercises"][exercise]["points"] for exercise in EXERCISES]
-        messages = " | ".join(m for exercise in EXERCISES for m in report["exercises"][exercise]["messages"])
-        if got != points or report["total"] != sum(points) or report["max_total"] != 10:
-            wrong.append(f"{name}: got {got}, expected {points}; messages: {messages}")
-        elif (phrase and phrase not in messages) or (not phrase and messages):
-            wrong.append(f"{name}: expected {phrase!r} in the messages: {messages!r}")
-    assert not wrong, "\n".join(wrong)
+    fixtures = make_fixtures.build()
+    written = {path.stem for path in FIXTURES.glob("*.ipynb")}
+    assert written == set(fixtures) == {path.stem for path in RESULTS.glob("*.json")}, \
+        "run: python tests/grading/fixtures/make_fixtures.py"
+    for name, (text, expected) in fixtures.items():
+        assert (FIXTURES / f"{name}.ipynb").read_text() == text, f"{name}: run python tests/grading/fixtures/make_fixtures.py"
+        assert (RESULTS / f"{name}.json").read_text() == make_fixtures.expected_text(expected), name
 
 
-def test_gradebook_and_summary(folder_report):
-    _, output, folder = folder_report
-    with open(folder / "grades.csv", newline="") as handle:
+def test_a_prose_edit_in_the_source_notebook_changes_no_fixture(tmp_path):
+    notebook = nbformat.read(make_fixtures.make_student_notebook.SOURCE_PATH, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace("the", "THE") + "\n\nAn edited paragraph."
+    edited = tmp_path / "edited.ipynb"
+    nbformat.write(notebook, edited)
+    assert make_fixtures.build(edited) == make_fixtures.build()
+
+
+def test_every_submission_gets_its_expected_report(class_run):
+    reports = class_run["reports"]
+    problems = []
+    for path in RESULTS.glob("*.json"):
+        if path.stem in make_fixtures.slow_fixture_names():
+            continue
+        assert path.stem in reports, f"{path.stem} was not graded: {class_run['output'][-3000:]}"
+        problems += check_report(path.stem, reports[path.stem], json.loads(path.read_text()))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_instructors_notebook_gets_full_marks_and_the_student_version_nothing(class_run):
+    teacher, student = class_run["reports"]["teacher"], class_run["reports"]["student"]
+    assert teacher["total"] == teacher["max_total"] == sum(grader.exercises_and_points().values()), teacher
+    assert student["total"] == 0
+    for result in student["exercises"].values():
+        assert result["message"].endswith("is not written yet: replace the line raise NotImplementedError(...) with your code.")
+
+
+def test_entries_that_are_not_notebooks_are_refused_unread(class_run):
+    reports = class_run["reports"]
+    for name, phrase in MADE_AT_TEST_TIME.items():
+        if name == "device" and os.geteuid() != 0:
+            continue
+        for result in reports[name]["exercises"].values():
+            assert result["points"] == 0 and phrase in result["message"], (name, result)
+    messages = json.dumps([reports[name] for name in MADE_AT_TEST_TIME if name in reports])
+    assert "root:" not in messages  # /etc/passwd, behind the symbolic link, was never read
+
+
+def test_attacks_leave_no_trace(class_run):
+    before, after = class_run["before"], class_run["after"]
+    assert after["checkout"] == before["checkout"], sorted(set(after["checkout"].items()) ^ set(before["checkout"].items()))[:10]
+    assert after["home"] == before["home"]
+    assert set(after["reports"]) - set(before["reports"]) == {"grades.json", "grades.csv"}
+    assert class_run["processes"] == []
+    assert class_run["received"] == b""
+    assert not list(class_run["folder"].glob("grades*"))
+
+
+def test_gradebook_and_summary(class_run):
+    with open(class_run["report_dir"] / "grades.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["submission"] for row in rows] == sorted(str(path) for path in SUBMISSIONS.glob("*.ipynb"))
-    solved = next(row for row in rows if row["submission"].endswith("solved.ipynb"))
-    assert solved == {"submission": solved["submission"], "triplet_loss": "3", "verify": "3",
-                      "who_is_it": "4", "total": "10", "max_total": "10"}
-    assert "solved.ipynb" in output and "total          10 / 10" in output
+    exercises = list(grader.exercises_and_points())
+    assert list(rows[0]) == ["submission", *exercises, "total", "max_total"]
+    assert [row["submission"] for row in rows] == sorted(row["submission"] for row in rows)
+    solved = next(row for row in rows if row["submission"].endswith("/solved.ipynb"))
+    points = grader.exercises_and_points()
+    assert [int(solved[name]) for name in exercises] == [points[name] for name in exercises]
+    assert f"total          {sum(points.values())} / {sum(points.values())}" in class_run["output"]
+    assert class_run["code"] == 1  # some submissions fail their tests
 
 
-def test_one_notebook_and_determinism(folder_report, tmp_path):
-    _, _, folder = folder_report
-    first = {report["submission"]: report for report in json.loads((folder / "grades.json").read_text())}
-    for name in ("solved", "verify_squared_distance"):
-        code, output = grade(SUBMISSIONS / f"{name}.ipynb", tmp_path / f"{name}.json")
+def test_one_notebook_at_a_time_gives_the_same_reports(class_run, tmp_path):
+    for name in ("solved", "who_is_it__first_below_threshold"):
+        (tmp_path / name).mkdir()
+        code, output = grade(FIXTURES / f"{name}.ipynb", tmp_path / f"{name}.json", "--workers", "1",
+                             env=grading_environment(tmp_path / name))
         assert code == (0 if name == "solved" else 1), output[-2000:]
         [again] = json.loads((tmp_path / f"{name}.json").read_text())
-        assert again == first[str(SUBMISSIONS / f"{name}.ipynb")]
+        first = class_run["reports"][name]
+        assert {key: value for key, value in again.items() if key != "submission"} == \
+               {key: value for key, value in first.items() if key != "submission"}
         assert not (tmp_path / f"{name}.csv").exists()  # the gradebook is for folders
 
 
-def test_submissions_cannot_write_into_the_project(folder_report):
-    assert not (PROJECT_DIR / "grades.json").exists()
-    assert not list(PROJECT_DIR.glob("tests/grading/*.json"))
-
-
-def test_the_source_notebook_gets_full_marks_and_the_student_version_zero(tmp_path):
-    folder = tmp_path / "class"
+def test_time_limits_compose_with_no_global_timeout(tmp_path):
+    folder = tmp_path / "slow"
     folder.mkdir()
-    shutil.copy(PROJECT_DIR / "source" / "Face_Recognition.ipynb", folder / "teacher.ipynb")
-    shutil.copy(PROJECT_DIR / "Face_Recognition.ipynb", folder / "student.ipynb")
-    code, output = grade(folder, tmp_path / "class.json")
-    reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "class.json").read_text())}
-    assert reports["teacher"]["total"] == 10, output[-2000:]
-    assert reports["student"]["total"] == 0
-    for exercise in EXERCISES:
-        assert "NotImplementedError" in reports["student"]["exercises"][exercise]["messages"][0]
+    for name in make_fixtures.slow_fixture_names():
+        shutil.copy(FIXTURES / f"{name}.ipynb", folder)
+    shutil.copy(FIXTURES / "lost_the_cell_metadata.ipynb", folder)
+    # 3 s per exercise, one worker: the folder takes longer than pytest-timeout's 4 s, which
+    # must not stop it (the grading tests carry no global timeout).
+    code, output = grade(folder, tmp_path / "slow.json", "--time-limit", "3", "--workers", "1", "-o", "timeout=4",
+                         env=grading_environment(tmp_path))
+    reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "slow.json").read_text())}
+    problems = []
+    for name in make_fixtures.slow_fixture_names() | {"lost_the_cell_metadata"}:
+        problems += check_report(name, reports[name], json.loads((RESULTS / f"{name}.json").read_text()))
+    assert not problems, "\n".join(problems) + output[-2000:]
+    assert "Timeout" not in output
+
+
+def test_without_bubblewrap_the_grader_refuses_and_says_how_to_install_it(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("choom", "prlimit", "setpriv"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    environment = dict(grading_environment(tmp_path), PATH=f"{Path(sys.executable).parent}:{bin_dir}")
+    code, output = grade(FIXTURES / "solved.ipynb", tmp_path / "none.json", env=environment)
+    assert code == 2 and "apt-get install -y bubblewrap" in output and "--no-sandbox" in output, output[-2000:]
+    assert not (tmp_path / "none.json").exists()
+    code, output = grade(FIXTURES / "lost_the_cell_metadata.ipynb", tmp_path / "unsafe.json", "--no-sandbox", env=environment)
+    [report] = json.loads((tmp_path / "unsafe.json").read_text())
+    assert report["exercises"]["who_is_it"]["points"] > 0, output[-2000:]
+    assert "WARNING" in output and "--no-sandbox" in output

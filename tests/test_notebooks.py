@@ -1,33 +1,35 @@
-"""The source notebook runs with every test passing; the student notebook is generated from it,
-fails every exercise test on its placeholders, and passes them with the solutions pasted back."""
+"""The notebooks, run as the README says: the instructors' notebook in place, in source/, with
+every test passing; the student notebook, copied to another folder, to the end with its
+exercises unwritten. Both without TensorFlow's start-up noise. How long they take is measured
+by benchmarks/notebook_times.py, not here."""
 
+import json
 import re
-import time
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 from scripts import make_student_notebook
 
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 SOURCE = make_student_notebook.SOURCE_PATH
 STUDENT = make_student_notebook.STUDENT_PATH
-SOLUTION = make_student_notebook.SOLUTION_PATTERN
-NOTEBOOK_TIME_LIMIT = 300  # seconds, the budget the project promises for the source notebook
+NOISE = re.compile(r"cuda|absl|cuInit|oneDNN", re.I)
 
 
-def execute(notebook, allow_errors=False):
-    """Run a notebook in the project folder; returns the seconds it took."""
-    client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", allow_errors=allow_errors,
-        resources={"metadata": {"path": str(PROJECT_DIR)}},
-    )
-    started = time.perf_counter()
-    client.execute()
-    return time.perf_counter() - started
+def run_notebook(path, output, allow_errors=False):
+    """The README's headless command: jupyter nbconvert --execute; returns the executed notebook."""
+    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+               "--ExecutePreprocessor.timeout=900", "--output", str(output), str(path)]
+    if allow_errors:
+        command.insert(-1, "--allow-errors")
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return nbformat.read(output, as_version=4)
 
 
 def cell_text(cell):
@@ -37,7 +39,7 @@ def cell_text(cell):
         if output.output_type == "stream":
             parts.append(output.text)
         elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}")
+            parts.append("\n".join(output.traceback))
         elif "text/plain" in output.get("data", {}):
             parts.append(output.data["text/plain"])
     return "\n".join(parts)
@@ -62,44 +64,46 @@ def test_student_notebook_is_generated_from_the_source():
     assert text.count("raise NotImplementedError") == 3
 
 
-def test_source_notebook_runs_top_to_bottom_with_every_test_passing():
-    notebook = nbformat.read(SOURCE, as_version=4)
-    seconds = execute(notebook)
-    print(f"source notebook executed in {seconds:.0f} s")
-    tests = exercise_test_cells(notebook)
+def test_pasting_the_solutions_into_the_student_cells_gives_the_instructors_cells():
+    source = nbformat.read(SOURCE, as_version=4)
+    solutions = {cell.metadata["nbgrader"]["grade_id"]: make_student_notebook.SOLUTION_PATTERN.search(cell.source).group(1)
+                 for cell in source.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+    source_cells = {cell.metadata["nbgrader"]["grade_id"]: make_student_notebook.SOLUTION_PATTERN.sub(
+        lambda match: match.group(1), cell.source) for cell in source.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nbformat.read(STUDENT, as_version=4).cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            placeholder = "    " + make_student_notebook.PLACEHOLDER.replace("\n", "\n    ") + "\n"
+            assert placeholder in cell.source
+            assert cell.source.replace(placeholder, solutions[grade_id]) == source_cells[grade_id]
+
+
+def test_instructors_notebook_runs_in_place_with_every_test_passing(lfw_dir, tmp_path):
+    executed = run_notebook(SOURCE, tmp_path / "source_executed.ipynb")
+    tests = exercise_test_cells(executed)
     assert len(tests) == 3
     for cell in tests:
         assert "All tests passed." in cell_text(cell), cell.source
-    camera = next(cell for cell in notebook.cells if "print_camera_table" in cell.source)
+        assert cell_text(cell).count("All tests passed.") == 2  # the public and the hidden cases
+    camera = next(cell for cell in executed.cells if "print_camera_table" in cell.source)
     summary = re.search(r"(\d+) of (\d+) as the manifest says", cell_text(camera))
     assert summary and summary.group(1) == summary.group(2), cell_text(camera)[-2000:]
-    assert seconds < NOTEBOOK_TIME_LIMIT
+    outputs = "\n".join(cell_text(cell) for cell in executed.cells)
+    assert not NOISE.search(outputs), NOISE.search(outputs)
 
 
-def test_student_notebook_fails_every_exercise_test():
-    notebook = nbformat.read(STUDENT, as_version=4)
-    execute(notebook, allow_errors=True)
-    for cell in exercise_test_cells(notebook):
-        assert "NotImplementedError: Exercise: replace this line with your code." in cell_text(cell), cell.source
-        assert "All tests passed." not in cell_text(cell)
-
-
-def test_student_notebook_passes_with_the_solutions_pasted_back():
-    source = nbformat.read(SOURCE, as_version=4)
-    solutions = {cell.metadata["nbgrader"]["grade_id"]: SOLUTION.search(cell.source).group(1)
-                 for cell in source.cells if cell.metadata.get("nbgrader", {}).get("solution")}
-    notebook = nbformat.read(STUDENT, as_version=4)
-    last_test = max(index for index, cell in enumerate(notebook.cells) if cell.metadata.get("nbgrader", {}).get("grade"))
-    notebook.cells = notebook.cells[: last_test + 1]  # the exercises and their tests
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solutions:
-            placeholder = make_student_notebook.PLACEHOLDER.replace("\n", "\n    ")
-            assert "    " + placeholder in cell.source
-            cell.source = cell.source.replace("    " + placeholder + "\n", solutions[grade_id])
-    try:
-        execute(notebook)
-    except CellExecutionError as error:
-        pytest.fail(f"a cell failed with the solutions pasted back:\n{error}")
-    for cell in exercise_test_cells(notebook):
-        assert "All tests passed." in cell_text(cell)
+def test_student_notebook_copied_elsewhere_runs_to_the_end_and_each_test_names_the_missing_exercise(lfw_dir, tmp_path):
+    copy = tmp_path / "elsewhere" / "Face_Recognition.ipynb"
+    copy.parent.mkdir()
+    shutil.copy(STUDENT, copy)
+    executed = run_notebook(copy, copy.parent / "executed.ipynb", allow_errors=True)
+    for cell in exercise_test_cells(executed):
+        [error] = [output for output in cell.outputs if output.output_type == "error"]
+        assert error.ename == "ExerciseTestFailed", error.ename
+        # One line: the message, in red; none of the test machinery's traceback.
+        assert len(error.traceback) == 1 and "is not written yet" in error.traceback[0], error.traceback
+    setup = executed.cells[1]
+    assert not any(output.output_type == "error" for output in setup.outputs), cell_text(setup)
+    outputs = "\n".join(cell_text(cell) for cell in executed.cells)
+    assert not NOISE.search(outputs), NOISE.search(outputs)
+    assert json.loads(copy.read_text()) == json.loads(STUDENT.read_text())  # the run wrote elsewhere

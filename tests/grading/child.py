@@ -118,11 +118,15 @@ def main():
         send({"error": f"the cell does not define a function called {exercise}"})
 
     results = []
-    for case in job["cases"]:
-        answer = answers.call(function, case, img_to_encoding, model="model")
-        if capped.exceeded:
-            send({"error": f"the cell printed more than {capped.limit:,} characters"})
-        results.append(answer)
+    try:
+        for case in job["cases"]:
+            answer = answers.call(function, case, img_to_encoding, model="model")
+            if capped.exceeded:
+                send({"error": f"the cell printed more than {capped.limit:,} characters"})
+            results.append(answer)
+    except BaseException as error:  # noqa: BLE001 - this script's own code, broken by the cell
+        send({"error": f"the grading process failed ({type(error).__name__}) after the cell changed something it "
+                       "relies on (Python's built-ins, numpy or this process's modules)"})
     send({"answers": results})
 
 
