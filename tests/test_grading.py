@@ -45,13 +45,25 @@ def grade(target, report, *options, env=None):
     return completed.returncode, completed.stdout + completed.stderr
 
 
-def grading_environment(tmp):
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One embedding cache for this module's grading runs (the grader's own, not the project's)."""
+    return tmp_path_factory.mktemp("grading-cache")
+
+
+def grading_environment(tmp, cache):
     """The grader's environment for these tests: its own $HOME and caches, so that a change
-    in the real ones can only come from a submission."""
+    in the project's or the real $HOME can only come from a submission."""
     home = tmp / "home"
     home.mkdir()
-    return dict(os.environ, HOME=str(home), FACENET_CACHE_DIR=str(tmp / "cache"), KERAS_HOME=str(tmp / "keras"),
-                MPLCONFIGDIR=str(tmp / "matplotlib"))
+    return dict(os.environ, HOME=str(home), FACENET_CACHE_DIR=str(cache), KERAS_HOME=str(tmp / "keras"),
+                MPLCONFIGDIR=str(tmp / "matplotlib"), PYTHONDONTWRITEBYTECODE="1")
+
+
+def top_level(folder):
+    """The entries right under ``folder``, with their sizes and times (the real $HOME is large)."""
+    return {entry.name: (entry.stat(follow_symlinks=False).st_mtime_ns, entry.stat(follow_symlinks=False).st_size)
+            for entry in os.scandir(folder)}
 
 
 def snapshot(folder, skip=()):
@@ -93,7 +105,7 @@ def make_hostile_entries(folder):
 
 
 @pytest.fixture(scope="module")
-def class_run(tmp_path_factory):
+def class_run(tmp_path_factory, lfw_dir, shared_cache):
     """Grade the whole class once: the fixtures, both notebooks, the test-time attacks."""
     import face_database
     import fr_utils
@@ -110,15 +122,15 @@ def class_run(tmp_path_factory):
     shutil.copy(PROJECT_DIR / "source" / "Face_Recognition.ipynb", folder / "teacher.ipynb")
     shutil.copy(PROJECT_DIR / "Face_Recognition.ipynb", folder / "student.ipynb")
     make_hostile_entries(folder)
-    environment = grading_environment(tmp)
+    environment = grading_environment(tmp, shared_cache)
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind(("127.0.0.1", attacks.UDP_PORT))
     listener.setblocking(False)
     before = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
-              "home": snapshot(environment["HOME"]), "reports": snapshot(reports)}
+              "home": snapshot(environment["HOME"]), "real home": top_level(Path.home()), "reports": snapshot(reports)}
     code, output = grade(folder, reports / "grades.json", "--time-limit", "60", "--workers", "2", env=environment)
     after = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
-             "home": snapshot(environment["HOME"]), "reports": snapshot(reports)}
+             "home": snapshot(environment["HOME"]), "real home": top_level(Path.home()), "reports": snapshot(reports)}
     try:
         received = listener.recv(65536)
     except BlockingIOError:
@@ -201,6 +213,7 @@ def test_attacks_leave_no_trace(class_run):
     before, after = class_run["before"], class_run["after"]
     assert after["checkout"] == before["checkout"], sorted(set(after["checkout"].items()) ^ set(before["checkout"].items()))[:10]
     assert after["home"] == before["home"]
+    assert after["real home"] == before["real home"]
     assert set(after["reports"]) - set(before["reports"]) == {"grades.json", "grades.csv"}
     assert class_run["processes"] == []
     assert class_run["received"] == b""
@@ -220,20 +233,18 @@ def test_gradebook_and_summary(class_run):
     assert class_run["code"] == 1  # some submissions fail their tests
 
 
-def test_one_notebook_at_a_time_gives_the_same_reports(class_run, tmp_path):
-    for name in ("solved", "who_is_it__first_below_threshold"):
-        (tmp_path / name).mkdir()
-        code, output = grade(FIXTURES / f"{name}.ipynb", tmp_path / f"{name}.json", "--workers", "1",
-                             env=grading_environment(tmp_path / name))
-        assert code == (0 if name == "solved" else 1), output[-2000:]
-        [again] = json.loads((tmp_path / f"{name}.json").read_text())
-        first = class_run["reports"][name]
-        assert {key: value for key, value in again.items() if key != "submission"} == \
-               {key: value for key, value in first.items() if key != "submission"}
-        assert not (tmp_path / f"{name}.csv").exists()  # the gradebook is for folders
+def test_one_notebook_at_a_time_gives_the_same_report(class_run, tmp_path, shared_cache):
+    code, output = grade(FIXTURES / "solved.ipynb", tmp_path / "solved.json", "--workers", "1",
+                         env=grading_environment(tmp_path, shared_cache))
+    assert code == 0, output[-2000:]
+    [again] = json.loads((tmp_path / "solved.json").read_text())
+    first = class_run["reports"]["solved"]
+    assert {key: value for key, value in again.items() if key != "submission"} == \
+           {key: value for key, value in first.items() if key != "submission"}
+    assert not (tmp_path / "solved.csv").exists()  # the gradebook is for folders
 
 
-def test_time_limits_compose_with_no_global_timeout(tmp_path):
+def test_time_limits_compose_with_no_global_timeout(tmp_path, lfw_dir, shared_cache):
     folder = tmp_path / "slow"
     folder.mkdir()
     for name in make_fixtures.slow_fixture_names():
@@ -242,7 +253,7 @@ def test_time_limits_compose_with_no_global_timeout(tmp_path):
     # 3 s per exercise, one worker: the folder takes longer than pytest-timeout's 4 s, which
     # must not stop it (the grading tests carry no global timeout).
     code, output = grade(folder, tmp_path / "slow.json", "--time-limit", "3", "--workers", "1", "-o", "timeout=4",
-                         env=grading_environment(tmp_path))
+                         env=grading_environment(tmp_path, shared_cache))
     reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "slow.json").read_text())}
     problems = []
     for name in make_fixtures.slow_fixture_names() | {"lost_the_cell_metadata"}:
@@ -251,12 +262,12 @@ def test_time_limits_compose_with_no_global_timeout(tmp_path):
     assert "Timeout" not in output
 
 
-def test_without_bubblewrap_the_grader_refuses_and_says_how_to_install_it(tmp_path):
+def test_without_bubblewrap_the_grader_refuses_and_says_how_to_install_it(tmp_path, lfw_dir, shared_cache):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("choom", "prlimit", "setpriv"):
         os.symlink(shutil.which(tool), bin_dir / tool)
-    environment = dict(grading_environment(tmp_path), PATH=f"{Path(sys.executable).parent}:{bin_dir}")
+    environment = dict(grading_environment(tmp_path, shared_cache), PATH=f"{Path(sys.executable).parent}:{bin_dir}")
     code, output = grade(FIXTURES / "solved.ipynb", tmp_path / "none.json", env=environment)
     assert code == 2 and "apt-get install -y bubblewrap" in output and "--no-sandbox" in output, output[-2000:]
     assert not (tmp_path / "none.json").exists()
