@@ -229,7 +229,7 @@ def _safe_members(tar):
     for member in tar.getmembers():
         path = Path(member.name)
         if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
-            raise _Failure(f"the archive holds an unsafe entry, {member.name!r}")
+            raise tarfile.TarError(f"unsafe entry {member.name!r}: a link, or a path leaving the folder")
     return tar.getmembers()
 
 

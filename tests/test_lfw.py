@@ -78,7 +78,7 @@ def assert_says_what_to_do(error, address, home):
     assert error._render_traceback_() == f"LFWDownloadError: {message}".splitlines()
 
 
-def test_fetch_downloads_checks_and_unpacks(tmp_path, capsys, monkeypatch):
+def test_fetch_downloads_checks_and_unpacks(tmp_path, capsys, monkeypatch, tar_filter):
     sources = make_source(tmp_path / "server")
     home = lfw.fetch_lfw(tmp_path / "home", sources)
     pairs = lfw.read_pairs(home)
@@ -274,7 +274,15 @@ def test_what_a_killed_run_left_is_never_used(tmp_path, monkeypatch):
     assert len(pairs) == 2 and pairs[0].first.is_file() and leftovers(home) == []
 
 
-def test_an_archive_entry_outside_the_folder_is_refused(tmp_path):
+@pytest.fixture(params=["data filter", "no data filter"])
+def tar_filter(request, monkeypatch):
+    """Unpack with tarfile's "data" filter, and as on a Python without it (before 3.10.12)."""
+    if request.param == "no data filter":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return request.param
+
+
+def test_an_archive_entry_outside_the_folder_is_refused(tmp_path, tar_filter):
     server = tmp_path / "server"
     server.mkdir()
     (server / "evil.txt").write_text("outside")
