@@ -110,11 +110,7 @@ def photos_dir(root):
 
 
 class _Failure(Exception):
-    """One download step failed; ``fetch_lfw`` turns it into an LFWDownloadError."""
-
-    def __init__(self, what, name=None, address=None):
-        super().__init__(what)
-        self.what, self.name, self.address = what, name, address
+    """One download step failed (the argument says how); ``fetch_lfw`` makes it an LFWDownloadError."""
 
 
 def _sources(sources):
@@ -296,7 +292,12 @@ def fetch_lfw(home=DEFAULT_LFW_HOME, sources=None, progress=True):
         (home / COMPLETE_MARKER).unlink(missing_ok=True)
         _remove_leftovers(home)
         archives = [entry for entry in sources if entry.endswith(ARCHIVE_SUFFIXES)]
-        needed = [entry for entry in sources if not (home / entry).is_file() or _sha256_of(home / entry) != sources[entry][1]]
+        # A file already there is used only if its checksum is right (an older version of this
+        # code downloaded in place, so a file at its final name may be partial).
+        needed = [
+            entry for entry in sources
+            if not (home / entry).is_file() or _sha256_of(home / entry) != sources[entry][1]
+        ]
         if needed and progress:
             size = _download_size({entry: sources[entry] for entry in needed})
             print(
@@ -316,7 +317,7 @@ def fetch_lfw(home=DEFAULT_LFW_HOME, sources=None, progress=True):
         for archive in archives:  # unpacked and no longer needed; frees its space
             (home / archive).unlink(missing_ok=True)
     except _Failure as failure:
-        raise LFWDownloadError(_error_message(failure.what, name, address, home, sources)) from None
+        raise LFWDownloadError(_error_message(str(failure), name, address, home, sources)) from None
     except KeyboardInterrupt:
         _remove_leftovers(home)
         raise LFWDownloadError(

@@ -124,7 +124,9 @@ def main():
     result = subprocess.run([sys.executable, *GRADER_COMMAND, "-q", "-p", "no:cacheprovider"],
                             capture_output=True, text=True)
     if result.returncode != 0:
-        raise SystemExit(f"the grader failed (exit {result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+        raise SystemExit(
+            f"the grader failed (exit {result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+        )
     total = next((line.strip() for line in result.stdout.splitlines() if line.strip().startswith("total")), "")
     done(total or "exit status 0")
 

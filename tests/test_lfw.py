@@ -55,7 +55,9 @@ def make_source(folder):
 
 def leftovers(home):
     """Partial files and half-unpacked folders left in a download folder."""
-    return sorted(path.name for path in home.iterdir() if path.name.endswith(".part") or path.name.startswith(".unpacking"))
+    return sorted(
+        path.name for path in home.iterdir() if path.name.endswith(".part") or path.name.startswith(".unpacking")
+    )
 
 
 def assert_not_usable(home, monkeypatch):
