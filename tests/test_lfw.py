@@ -7,6 +7,7 @@ import os
 import socket
 import tarfile
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -175,6 +176,31 @@ def test_a_connection_that_ends_early_is_refused(tmp_path, monkeypatch):
     with loopback_server(_HalfThenHangUp) as address:
         sources = {"pairs.txt": (f"{address}/pairs.txt", "0" * 64)}
         with pytest.raises(lfw.LFWDownloadError, match="the connection ended early") as caught:
+            lfw.fetch_lfw(tmp_path / "home", sources)
+    assert_says_what_to_do(caught.value, sources["pairs.txt"][0], tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+class _Stalls(http.server.BaseHTTPRequestHandler):
+    """Sends the headers and a few bytes, then nothing for a while."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b"x" * 100)
+        self.wfile.flush()
+        time.sleep(1.5)
+
+    def log_message(self, *arguments):
+        pass
+
+
+def test_a_server_that_stops_sending_times_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(lfw, "DOWNLOAD_TIMEOUT", 0.3)
+    with loopback_server(_Stalls) as address:
+        sources = {"pairs.txt": (f"{address}/pairs.txt", "0" * 64)}
+        with pytest.raises(lfw.LFWDownloadError, match="the server sent nothing for 0.3 s") as caught:
             lfw.fetch_lfw(tmp_path / "home", sources)
     assert_says_what_to_do(caught.value, sources["pairs.txt"][0], tmp_path / "home")
     assert list((tmp_path / "home").iterdir()) == []
