@@ -1,7 +1,15 @@
 """LFW reading, the download path (against a local file:// source) and the 10-fold protocol."""
 
+import contextlib
 import hashlib
+import http.server
+import os
+import socket
 import tarfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,7 +41,8 @@ def make_source(folder):
     photos = folder / "build" / "lfw_funneled" / "Ada_Lovelace"
     photos.mkdir(parents=True)
     for number in (1, 2):
-        (photos / f"Ada_Lovelace_{number:04d}.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+        # Large enough for the archive to take several reads of a few hundred bytes.
+        (photos / f"Ada_Lovelace_{number:04d}.jpg").write_bytes(b"\xff\xd8" + os.urandom(3000))
     archive = folder / "lfw-funneled.tgz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder / "build" / "lfw_funneled", arcname="lfw_funneled")
@@ -45,20 +54,298 @@ def make_source(folder):
     }
 
 
-def test_fetch_downloads_checks_and_unpacks(tmp_path):
+def leftovers(home):
+    """Partial files and half-unpacked folders left in a download folder."""
+    return sorted(
+        path.name for path in home.iterdir() if path.name.endswith(".part") or path.name.startswith(".unpacking")
+    )
+
+
+def assert_not_usable(home, monkeypatch):
+    """Nothing in ``home`` is taken for LFW: no photo folder, and lfw_root() refuses it."""
+    monkeypatch.delenv(lfw.LFW_DIR_ENV, raising=False)
+    monkeypatch.setattr(lfw, "DEFAULT_LFW_HOME", home)
+    assert leftovers(home) == []
+    assert not (home / "lfw-funneled.tgz").exists() and not (home / lfw.COMPLETE_MARKER).exists()
+    with pytest.raises(lfw.LFWNotFoundError, match="LFW is not in"):
+        lfw.lfw_root(download=False)
+
+
+def assert_says_what_to_do(error, address, home):
+    message = str(error)
+    assert message.startswith("Could not download LFW")
+    for part in (address, str(home), f"{lfw.LFW_DIR_ENV}=/path/to/lfw", "nothing partial was kept"):
+        assert part in message, part
+    # A short chain: the message, not pages of urllib frames.
+    assert error.__cause__ is None and error.__suppress_context__
+    assert error._render_traceback_() == f"LFWDownloadError: {message}".splitlines()
+
+
+def test_fetch_downloads_checks_and_unpacks(tmp_path, capsys, monkeypatch, tar_filter):
     sources = make_source(tmp_path / "server")
     home = lfw.fetch_lfw(tmp_path / "home", sources)
     pairs = lfw.read_pairs(home)
     assert [pair.same for pair in pairs] == [True, False]
     assert pairs[0].first.is_file() and pairs[0].first.parent.parent.name == "lfw_funneled"
+    assert (home / lfw.COMPLETE_MARKER).is_file() and leftovers(home) == []
+    assert not (home / "lfw-funneled.tgz").exists(), "the unpacked archive is deleted"
+    assert "100%" in capsys.readouterr().err, "the download shows progress"
+    monkeypatch.delenv(lfw.LFW_DIR_ENV, raising=False)
+    monkeypatch.setattr(lfw, "DEFAULT_LFW_HOME", home)
+    monkeypatch.setattr(lfw, "LFW_SOURCES", sources)
+    assert lfw.lfw_root(download=False) == home
 
 
-def test_fetch_refuses_a_file_with_the_wrong_checksum(tmp_path):
+def test_a_file_with_the_wrong_bytes_is_refused_and_deleted(tmp_path, monkeypatch):
     sources = make_source(tmp_path / "server")
     address, _ = sources["pairs.txt"]
     sources["pairs.txt"] = (address, "0" * 64)
-    with pytest.raises(ValueError, match="(?i)hash|checksum|incomplete|corrupt"):
+    with pytest.raises(lfw.LFWDownloadError, match="checksum: the file is corrupted or incomplete") as caught:
         lfw.fetch_lfw(tmp_path / "home", sources)
+    assert_says_what_to_do(caught.value, address, tmp_path / "home")
+    assert not (tmp_path / "home" / "pairs.txt").exists()
+    assert_not_usable(tmp_path / "home", monkeypatch)
+
+
+def test_a_truncated_file_is_refused_and_deleted(tmp_path, monkeypatch):
+    sources = make_source(tmp_path / "server")
+    archive = tmp_path / "server" / "lfw-funneled.tgz"
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(lfw.LFWDownloadError, match="corrupted or incomplete") as caught:
+        lfw.fetch_lfw(tmp_path / "home", sources)
+    assert_says_what_to_do(caught.value, sources["lfw-funneled.tgz"][0], tmp_path / "home")
+    assert not (tmp_path / "home" / "lfw_funneled").exists()
+    assert_not_usable(tmp_path / "home", monkeypatch)
+
+
+def test_a_missing_file_says_so(tmp_path, monkeypatch):
+    sources = make_source(tmp_path / "server")
+    (tmp_path / "server" / "lfw-funneled.tgz").unlink()
+    with pytest.raises(lfw.LFWDownloadError, match="there is no such file") as caught:
+        lfw.fetch_lfw(tmp_path / "home", sources)
+    assert_says_what_to_do(caught.value, sources["lfw-funneled.tgz"][0], tmp_path / "home")
+    assert_not_usable(tmp_path / "home", monkeypatch)
+
+
+def test_no_network_through_lfw_root_names_lfw_dir_and_the_size(tmp_path, monkeypatch):
+    def no_network(*arguments, **keywords):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.delenv(lfw.LFW_DIR_ENV, raising=False)
+    monkeypatch.setattr(lfw, "DEFAULT_LFW_HOME", tmp_path / "home")
+    sources = {name: (f"https://lfw-test.invalid/{name}",) + entry[1:] for name, entry in lfw.LFW_SOURCES.items()}
+    monkeypatch.setattr(lfw, "LFW_SOURCES", sources)
+    with pytest.raises(lfw.LFWDownloadError, match="no network connection") as caught:
+        lfw.lfw_root()
+    assert_says_what_to_do(caught.value, sources["pairs.txt"][0], tmp_path / "home")
+    assert "about 233 MB (lfw-funneled.tgz 233 MB, 3 small files 0.2 MB)" in str(caught.value)
+    assert_not_usable(tmp_path / "home", monkeypatch)
+
+
+@contextlib.contextmanager
+def loopback_server(handler_class):
+    """An HTTP server on 127.0.0.1 in a thread, for the length of a with block."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler_class)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class _HalfThenHangUp(http.server.BaseHTTPRequestHandler):
+    """Announces 100,000 bytes, sends 30,000, and closes the connection."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b"x" * 30000)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *arguments):
+        pass
+
+
+def test_a_connection_that_ends_early_is_refused(tmp_path, monkeypatch):
+    with loopback_server(_HalfThenHangUp) as address:
+        sources = {"pairs.txt": (f"{address}/pairs.txt", "0" * 64)}
+        with pytest.raises(lfw.LFWDownloadError, match="the connection ended early") as caught:
+            lfw.fetch_lfw(tmp_path / "home", sources)
+    assert_says_what_to_do(caught.value, sources["pairs.txt"][0], tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+class _Stalls(http.server.BaseHTTPRequestHandler):
+    """Sends the headers and a few bytes, then nothing for a while."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b"x" * 100)
+        self.wfile.flush()
+        time.sleep(1.5)
+
+    def log_message(self, *arguments):
+        pass
+
+
+def test_a_server_that_stops_sending_times_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(lfw, "DOWNLOAD_TIMEOUT", 0.3)
+    with loopback_server(_Stalls) as address:
+        sources = {"pairs.txt": (f"{address}/pairs.txt", "0" * 64)}
+        with pytest.raises(lfw.LFWDownloadError, match="the server sent nothing for 0.3 s") as caught:
+            lfw.fetch_lfw(tmp_path / "home", sources)
+    assert_says_what_to_do(caught.value, sources["pairs.txt"][0], tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+def test_a_host_that_is_down_says_so(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sources = {"pairs.txt": (f"http://127.0.0.1:{port}/pairs.txt", "0" * 64)}
+    with pytest.raises(lfw.LFWDownloadError, match="the host may be down") as caught:
+        lfw.fetch_lfw(tmp_path / "home", sources)
+    assert_says_what_to_do(caught.value, sources["pairs.txt"][0], tmp_path / "home")
+
+
+def test_ctrl_c_half_way_leaves_nothing_usable_and_the_next_run_starts_clean(tmp_path, monkeypatch):
+    sources = make_source(tmp_path / "server")
+    home = tmp_path / "home"
+    real_urlopen = urllib.request.urlopen
+    seen_part = []
+
+    class InterruptedResponse:
+        """The real response, with Ctrl-C pressed once half the archive has been read."""
+
+        def __init__(self, response):
+            self.response, self.headers, self.given = response, response.headers, 0
+
+        def read(self, size):
+            if self.given >= int(self.headers["Content-Length"]) // 2:
+                seen_part.append((home / "lfw-funneled.tgz.part").is_file())
+                raise KeyboardInterrupt
+            chunk = self.response.read(size)
+            self.given += len(chunk)
+            return chunk
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self.response.close()
+
+    def urlopen(address, *arguments, **keywords):
+        response = real_urlopen(address, *arguments, **keywords)
+        return InterruptedResponse(response) if address.endswith("lfw-funneled.tgz") else response
+
+    monkeypatch.setattr(lfw, "CHUNK_BYTES", 256)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(lfw.LFWDownloadError, match="interrupted") as caught:
+        lfw.fetch_lfw(home, sources)
+    assert seen_part == [True], "the interruption came half-way through writing the archive"
+    assert_says_what_to_do(caught.value, sources["lfw-funneled.tgz"][0], home)
+    assert_not_usable(home, monkeypatch)
+    assert (home / "pairs.txt").is_file(), "the file that was complete stays"
+
+    monkeypatch.setattr(urllib.request, "urlopen", real_urlopen)
+    monkeypatch.setattr(lfw, "LFW_SOURCES", sources)
+    assert lfw.lfw_root() == home
+    assert len(lfw.read_pairs(home)) == 2 and leftovers(home) == []
+
+
+def test_an_interrupted_unpack_is_not_taken_for_lfw(tmp_path, monkeypatch):
+    sources = make_source(tmp_path / "server")
+    home = tmp_path / "home"
+    real_extractall = tarfile.TarFile.extractall
+
+    def extract_then_interrupt(self, path, *arguments, **keywords):
+        real_extractall(self, path, *arguments, **keywords)
+        assert any(Path(path).rglob("*.jpg")), "the photos were being unpacked"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extract_then_interrupt)
+    with pytest.raises(lfw.LFWDownloadError, match="interrupted"):
+        lfw.fetch_lfw(home, sources)
+    assert not (home / "lfw_funneled").exists() and leftovers(home) == []
+    assert not (home / lfw.COMPLETE_MARKER).exists()
+    monkeypatch.setattr(lfw, "DEFAULT_LFW_HOME", home)
+    monkeypatch.setattr(lfw, "LFW_SOURCES", sources)
+    monkeypatch.delenv(lfw.LFW_DIR_ENV, raising=False)
+    with pytest.raises(lfw.LFWNotFoundError, match="LFW is not in"):
+        lfw.lfw_root(download=False)
+
+
+def test_what_a_killed_run_left_is_never_used(tmp_path, monkeypatch):
+    """A run killed outright (no clean-up) may leave a .part, a half-unpacked folder, a file
+    written in place by an older version, or an unpacked folder without the completion marker."""
+    sources = make_source(tmp_path / "server")
+    home = tmp_path / "home"
+    (home / ".unpacking-x1y2" / "lfw_funneled" / "Ada_Lovelace").mkdir(parents=True)
+    (home / "lfw-funneled.tgz.part").write_bytes(b"half an archive")
+    (home / "pairs.txt").write_text("1 1\nAda_Lovelace 1 2\n")  # the wrong bytes at the right name
+    (home / "lfw_funneled" / "Ada_Lovelace").mkdir(parents=True)  # no photos: half unpacked
+    monkeypatch.setattr(lfw, "DEFAULT_LFW_HOME", home)
+    monkeypatch.setattr(lfw, "LFW_SOURCES", sources)
+    monkeypatch.delenv(lfw.LFW_DIR_ENV, raising=False)
+    with pytest.raises(lfw.LFWNotFoundError, match="LFW is not in"):
+        lfw.lfw_root(download=False)
+    assert lfw.lfw_root() == home
+    pairs = lfw.read_pairs(home)
+    assert len(pairs) == 2 and pairs[0].first.is_file() and leftovers(home) == []
+
+
+@pytest.fixture(params=["data filter", "no data filter"])
+def tar_filter(request, monkeypatch):
+    """Unpack with tarfile's "data" filter, and as on a Python without it (before 3.10.12)."""
+    if request.param == "no data filter":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return request.param
+
+
+def test_an_archive_entry_outside_the_folder_is_refused(tmp_path, tar_filter):
+    server = tmp_path / "server"
+    server.mkdir()
+    (server / "evil.txt").write_text("outside")
+    archive = server / "lfw-funneled.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(server / "evil.txt", arcname="../evil.txt")
+    sources = {"lfw-funneled.tgz": (archive.as_uri(), hashlib.sha256(archive.read_bytes()).hexdigest())}
+    with pytest.raises(lfw.LFWDownloadError, match="could not be unpacked"):
+        lfw.fetch_lfw(tmp_path / "home", sources)
+    assert not (tmp_path / "evil.txt").exists() and leftovers(tmp_path / "home") == []
+
+
+def test_a_notebook_cell_shows_the_message_not_a_traceback(tmp_path):
+    """In a real kernel the failed download prints the message alone (IPython's _render_traceback_)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    missing = (tmp_path / "server" / "pairs.txt").as_uri()
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(
+            "import os, pathlib\nimport lfw\nos.environ.pop('LFW_DIR', None)\n"
+            f"lfw.DEFAULT_LFW_HOME = pathlib.Path({str(tmp_path / 'home')!r})\n"
+            f"lfw.LFW_SOURCES = {{'pairs.txt': ({missing!r}, '0' * 64, 155_335)}}"
+        ),
+        nbformat.v4.new_code_cell("lfw.lfw_root()"),
+    ])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [output for output in notebook.cells[1].outputs if output.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "LFWDownloadError"
+    shown = "\n".join(errors[0].traceback)
+    assert shown.startswith("LFWDownloadError: Could not download LFW")
+    assert "there is no such file" in shown and "LFW_DIR=/path/to/lfw" in shown and missing in shown
+    assert "Traceback" not in shown and "urllib" not in shown and 'File "' not in shown
+    assert len(errors[0].traceback) <= 10
 
 
 def synthetic_pairs(rng, pairs_per_fold=60, folds=10, separation=0.6):
