@@ -206,11 +206,31 @@ def ensure_weights(weights_path=WEIGHTS_PATH, record_path=WEIGHTS_RECORD_PATH, v
     return convert(frozen_graph_path(), weights_path, record_path)
 
 
+# Config keys that Keras 3.13 and later write with these default values, and that Keras 3.12 (the
+# last release for Python 3.10) does not know: left out of model.json, so that the file loads in
+# both; a Keras that knows them fills in the same defaults.
+NEWER_KERAS_DEFAULTS = {
+    "input_axes": None, "output_axes": None,  # initializers
+    "quantization_config": None,  # Dense
+    "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,  # BatchNormalization
+}
+
+
+def _without_newer_defaults(config):
+    if isinstance(config, dict):
+        return {key: _without_newer_defaults(value) for key, value in config.items()
+                if not (key in NEWER_KERAS_DEFAULTS and value == NEWER_KERAS_DEFAULTS[key])}
+    if isinstance(config, list):
+        return [_without_newer_defaults(value) for value in config]
+    return config
+
+
 def write_architecture(path=ARCHITECTURE_PATH):
     """Write the network's architecture as Keras JSON (the committed ``model.json``)."""
     model = inception_blocks.inception_resnet_v1()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(json.loads(model.to_json()), indent=1) + "\n")
+    config = _without_newer_defaults(json.loads(model.to_json()))
+    Path(path).write_text(json.dumps(config, indent=1) + "\n")
 
 
 def main():
