@@ -69,16 +69,16 @@ CHUNK_BYTES = 1 << 20
 
 
 class LFWNotFoundError(FileNotFoundError):
-    """The LFW folder is missing or not laid out as expected."""
+    """The LFW folder is missing or not laid out as expected; the message says what to do."""
+
+    def _render_traceback_(self):
+        # IPython (and so Jupyter) calls this instead of printing a traceback: the cell shows
+        # the message alone, not pages of library frames.
+        return f"{type(self).__name__}: {self}".splitlines()
 
 
 class LFWDownloadError(LFWNotFoundError):
     """Downloading LFW failed. The message says why and what to do; nothing partial was kept."""
-
-    def _render_traceback_(self):
-        # IPython (and so Jupyter) calls this instead of printing a traceback: the cell shows
-        # the message alone, not pages of urllib frames.
-        return f"{type(self).__name__}: {self}".splitlines()
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,10 @@ def test_official_pairs_resolve_to_photos(lfw_dir):
 
 def test_wrong_lfw_dir_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv(lfw.LFW_DIR_ENV, str(tmp_path))
-    with pytest.raises(lfw.LFWNotFoundError, match="has no pairs.txt"):
+    with pytest.raises(lfw.LFWNotFoundError, match="has no pairs.txt") as error:
         lfw.lfw_root()
+    # In a notebook the message shows alone, without the library's traceback.
+    assert error.value._render_traceback_() == f"LFWNotFoundError: {error.value}".splitlines()
     (tmp_path / "pairs.txt").write_text("10 300\n")
     with pytest.raises(lfw.LFWNotFoundError, match="none of the photo folders"):
         lfw.lfw_root()
