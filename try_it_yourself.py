@@ -167,7 +167,8 @@ class UploadChecker:
         self._widgets = widgets
         self.functions = verify, who_is_it, database, model
         self.upload = self._new_upload()
-        self.claimed = widgets.Dropdown(options=[""] + sorted(database), description="Claims to be")
+        self.claimed = widgets.Dropdown(options=[""] + sorted(database), description="Claims to be",
+                                        style={"description_width": "initial"})
         self.button = widgets.Button(description="Check", button_style="primary")
         self.hint = widgets.Label(f"JPEG or PNG, up to {UPLOAD_LIMIT_MB} MB")
         self.output = widgets.Output()
