@@ -149,9 +149,10 @@ class TestJupyterLab:
                 continue
             if not re.fullmatch(r"\[\d+\]:", shown["prompt"]):
                 problems.append(f"{where} did not run: prompt {shown['prompt']!r}")
-            problems += [f"{where} shows an error:\n{error}" for error in errors_shown(shown)]
+            errors = errors_shown(shown)
+            problems += [f"{where} shows an error:\n{error}" for error in errors]
             if cell.metadata.get("nbgrader", {}).get("grade") and "All tests passed." not in shown["text"]:
-                problems.append(f"{where} does not say 'All tests passed.':\n{shown['text'][-1500:]}")
+                problems.append(f"{where} does not say 'All tests passed.'" + ("" if errors else f":\n{shown['text'][-1500:]}"))
         assert not problems, "\n\n".join(problems)
         for index, shown in enumerate(cells):  # warnings are no errors, but worth a look
             for output in shown["outputs"]:
