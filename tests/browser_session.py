@@ -46,7 +46,7 @@ DISABLED_EXTENSIONS = {"@jupyterlab/apputils-extension:announcements": True}
 def chromium_executable():
     """Path of the Chromium to drive: $CHROMIUM, else Debian's chromium on PATH, else None."""
     if os.environ.get("CHROMIUM"):
-        return os.environ["CHROMIUM"]
+        return os.environ["CHROMIUM"] if os.access(os.environ["CHROMIUM"], os.X_OK) else None
     for name in CHROMIUM_CANDIDATES:
         found = shutil.which(name)
         if found:
