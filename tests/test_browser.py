@@ -329,8 +329,9 @@ def test_the_widget_works_the_same_in_notebook_7(chromium, tmp_path):
             widget.locator("select").select_option("grace")
             upload_and_check(page, widget, photo,
                              r"who_is_it: a 320x240 photo reached Python\s*verify as grace: checked against grace")
+            screenshot(page, "notebook7-1-photo.png")
             upload_and_check(page, widget, text, r"notes\.jpg is not an image Pillow can read")
-            screenshot(page, "notebook7-upload.png")
+            screenshot(page, "notebook7-2-not-an-image.png")
             print(f"\nNotebook 7 smoke test: {time.monotonic() - started:.0f} s")
         finally:
             page.close()
