@@ -11,7 +11,6 @@ Needs Debian's chromium and Playwright (``apt-get install -y chromium chromium-d
 and fails instead under CI, which installs them. Screenshots go to tests/screenshots/ (git-ignored).
 """
 
-import io
 import os
 import re
 import shutil
@@ -37,7 +36,6 @@ CHECK_TIMEOUT = 120  # seconds for one upload to be answered
 READ_CELLS = """cells => cells.map(cell => {
     const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')];
     return {
-        code: cell.classList.contains('jp-CodeCell'),
         prompt: (cell.querySelector('.jp-InputPrompt') || {textContent: ''}).textContent.trim(),
         outputs: outputs.map(output => ({mime: output.dataset.mimeType || '', text: output.textContent})),
         text: (cell.querySelector('.jp-Cell-outputArea') || {textContent: ''}).textContent,
@@ -47,10 +45,11 @@ READ_CELLS = """cells => cells.map(cell => {
         upload_buttons: cell.querySelectorAll('button.widget-upload').length,
     };
 })"""
+ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\s*\w*(Error|Exception)\b|Error displaying widget", re.M)
+
 MISSING = browser_session.missing_browser()
 if MISSING and not os.environ.get("CI"):
     pytest.skip(MISSING, allow_module_level=True)  # one line, saying what to install
-ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\s*\w*(Error|Exception)\b|Error displaying widget", re.M)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +91,9 @@ def run_all_cells(page, server, timeout=RUN_ALL_TIMEOUT):
     quiet = 0
     while time.monotonic() - started < timeout:
         texts = page.eval_on_selector_all(prompts, "els => els.map(e => e.textContent.trim())")
-        idle = all(kernel["execution_state"] == "idle" for kernel in server.api("GET", "kernels"))
+        states = [kernel["execution_state"] for kernel in server.api("GET", "kernels")]
+        assert "dead" not in states, f"the kernel died:\n{server.log()[-3000:]}"
+        idle = all(state == "idle" for state in states)
         quiet = quiet + 1 if idle and not any("*" in text for text in texts) else 0
         if quiet >= 3:  # idle with nothing queued on three looks in a row, a second apart
             return time.monotonic() - started
@@ -257,7 +258,8 @@ def upload_and_check(page, widget, path, expected, timeout=CHECK_TIMEOUT):
     with page.expect_file_chooser() as chooser:
         widget.locator("button.widget-upload").click()
     chooser.value.set_files(str(path))
-    page.wait_for_timeout(500)  # the browser reads the file before it sends it
+    # The button counts the file once the browser has read it, and sends it then.
+    widget.locator("button.widget-upload", has_text="(1)").wait_for(timeout=30_000)
     output = widget.locator(".widget-output")
     before = output.text_content()
     widget.get_by_role("button", name="Check", exact=True).click()
