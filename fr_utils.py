@@ -156,9 +156,19 @@ def _image_from_path(path):
             # _check_size refuses oversized photos with a clearer message than Pillow's warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(
+            f"{path} has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than the "
+            f"{MAX_IMAGE_PIXELS:,} allowed. Resize the photo (a face needs only a few hundred pixels)."
+        ) from error
+    except UnidentifiedImageError as error:
         raise ImageReadError(
             f"{path} is not an image Pillow can read ({error}). Use a JPEG or PNG photo."
+        ) from error
+    except OSError as error:  # e.g. a file cut off inside its header
+        raise ImageReadError(
+            f"{path} could not be read ({error}); the file may be truncated or damaged. "
+            f"Copy the photo again or use another one."
         ) from error
     return image
 

@@ -67,7 +67,7 @@ def test_a_photo_is_checked_with_both_functions(capsys):
     (b"just some notes", "notes.jpg", "notes.jpg is not an image Pillow can read"),
     (jpeg(9000, 6700), "huge.jpg", "huge.jpg is 9000x6700 pixels, more than the 40,000,000 allowed"),
     (jpeg(200, 100)[:-200], "cut.jpg", "cut.jpg could not be decoded"),
-    (jpeg(200, 100)[:300], "header.jpg", "header.jpg could not be read as a photo: it may be truncated"),
+    (jpeg(200, 100)[:300], "header.jpg", "header.jpg could not be read (Truncated File Read); the file may be truncated or damaged"),
 ])
 def test_a_bad_file_is_explained_and_nothing_is_called(capsys, content, name, expected):
     checked, calls = check(content, name)

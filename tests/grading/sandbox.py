@@ -150,6 +150,9 @@ class Sandbox:
         command = [
             self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "grading",
+            # The private /tmp first: a Python environment that lives under /tmp is bound over it.
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
             "--ro-bind", "/usr", "/usr",
         ]
         for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -178,8 +181,6 @@ class Sandbox:
             command += ["--ro-bind", str(self._private / name), f"{INSIDE_DIR}/{name}"]
         command += ["--ro-bind", str(job_path.parent / "passwd"), "/etc/passwd",
                     "--ro-bind", str(job_path), f"{INSIDE_DIR}/job.json",
-                    "--proc", "/proc", "--dev", "/dev",
-                    "--perms", "1777", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
                     "--chdir", "/tmp", "--clearenv"]
         for key, value in self._environment().items():
             command += ["--setenv", key, value]
