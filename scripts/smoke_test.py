@@ -74,7 +74,6 @@ def exercise_cells(notebook):
 
 
 def main():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.chdir(PROJECT_DIR)
     started = time.perf_counter()
     print(f"Python {platform.python_version()} ({sys.executable})")
@@ -82,11 +81,12 @@ def main():
 
     import nbformat
     import numpy as np
-    import tensorflow as tf
 
     import face_database
     import fr_utils
     from tests import public_tests
+
+    tf = fr_utils.import_tensorflow()
 
     done = step("photos (images/, from $LFW_DIR when missing)")
     face_database.ensure_images()
