@@ -94,20 +94,27 @@ def roc_plot(same, distances, threshold):
     return figure
 
 
-def training_curves(losses, same_means, different_means):
-    """Triplet loss per step, and mean matching/non-matching distances on held-out people."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(losses)
-    left.set_xlabel("training step")
+def triplet_selection_curves(histories, score_every=25):
+    """Training with different ways of choosing triplets, side by side.
+
+    Args:
+        histories: {name: {"loss": per step, "active": triplets with a loss above zero per step,
+            "auc": held-out AUC every ``score_every`` steps, from step 0}}.
+    """
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.8))
+    for name, history in histories.items():
+        left.plot(history["loss"], label=name, linewidth=1)
+        middle.plot(history["active"], label=name, linewidth=1)
+        right.plot(np.arange(len(history["auc"])) * score_every, history["auc"], "o-", label=name, markersize=3)
     left.set_ylabel("triplet loss (sum over the batch)")
-    left.set_title("The loss falls")
-    steps = np.linspace(0, len(losses), len(same_means))
-    right.plot(steps, same_means, label="same person", color="tab:green")
-    right.plot(steps, different_means, label="different people", color="tab:red")
-    right.set_xlabel("training step")
-    right.set_ylabel("mean L2 distance (held-out people)")
-    right.set_title("Matching and non-matching pairs separate")
-    right.legend()
+    left.set_title("The loss")
+    middle.set_ylabel("triplets with a loss above zero")
+    middle.set_title("Triplets that still teach something")
+    right.set_ylabel("AUC on the held-out people")
+    right.set_title("Telling new people apart")
+    for axis in (left, middle, right):
+        axis.set_xlabel("training step")
+        axis.legend()
     figure.tight_layout()
     return figure
 
@@ -130,3 +137,4 @@ def embedding_scatter(points_before, points_after, labels, names):
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     figure.tight_layout()
     return figure
+
