@@ -127,16 +127,21 @@ def index_search(index, probes):
     return rows[:, 0], distances[:, 0].astype(np.float64)
 
 
-def seconds_per_query(gallery, probes, algorithm="auto", repeats=3):
-    """Mean time to find one probe's nearest gallery row, brute force and with an index.
+INDEXES = ("brute", "ball_tree")  # the NearestNeighbors algorithms timed by seconds_per_query
 
-    Brute force answers one probe at a time (``brute_force_search``); the index answers the
-    probes in one call (``index_search``), as a server does with the queries it batches. The
-    best of ``repeats`` runs is kept.
+
+def seconds_per_query(gallery, probes, brute_force_probes=200, index_probes=1000, repeats=3):
+    """Mean time to find one probe's nearest gallery row: brute force, and scikit-learn's indexes.
+
+    Brute force answers one probe at a time (``brute_force_search``, as ``who_is_it`` does), on the
+    first ``brute_force_probes`` probes. The ``NearestNeighbors`` indexes answer the first
+    ``index_probes`` probes in one call, as a server does with the queries it batches: "brute" still computes every distance,
+    with matrix products; "ball_tree" is a tree of nested balls that lets a search skip parts of
+    the gallery. The best of ``repeats`` runs is kept.
 
     Returns:
-        {"brute_force": s, "index": s, "index_build": s}: seconds per probe, and seconds to
-        build the index once.
+        {"brute_force": s, "index": {algorithm: s}, "build": {algorithm: s}}: seconds per probe,
+        and seconds to build each index once.
     """
     def best(function):
         times = []
@@ -146,12 +151,13 @@ def seconds_per_query(gallery, probes, algorithm="auto", repeats=3):
             times.append(time.perf_counter() - started)
         return min(times)
 
-    build = best(lambda: build_index(gallery, algorithm))
-    index = build_index(gallery, algorithm)
+    indexes = {algorithm: build_index(gallery, algorithm) for algorithm in INDEXES}
+    one_by_one, batched = probes[:brute_force_probes], probes[:index_probes]
     return {
-        "brute_force": best(lambda: brute_force_search(gallery, probes)) / len(probes),
-        "index": best(lambda: index_search(index, probes)) / len(probes),
-        "index_build": build,
+        "brute_force": best(lambda: brute_force_search(gallery, one_by_one)) / len(one_by_one),
+        "index": {algorithm: best(lambda: index_search(index, batched)) / len(batched)
+                  for algorithm, index in indexes.items()},
+        "build": {algorithm: best(lambda: build_index(gallery, algorithm)) for algorithm in INDEXES},
     }
 
 
@@ -215,7 +221,7 @@ def expected_stranger_far(pair_far, people):
 
 
 def gallery_sizes_table(photos, embeddings, sizes, threshold=fr_utils.VERIFICATION_THRESHOLD, far=0.01,
-                        trials=10, seed=0, algorithm="auto", timing_probes=200):
+                        trials=10, seed=0, algorithm="auto", brute_force_probes=200):
     """The open-set scores and query times for galleries of several sizes.
 
     For a size K below the number of enrolled people, ``trials`` galleries of K people drawn at
@@ -226,8 +232,9 @@ def gallery_sizes_table(photos, embeddings, sizes, threshold=fr_utils.VERIFICATI
         photos: a ``Photos``; embeddings: (N, d) in ``photos.all_paths()`` order.
         sizes: gallery sizes; None means every enrolled person.
         threshold, far: see ``open_set_scores``.
-        algorithm: the index's, see ``build_index``.
-        timing_probes: how many probes ``seconds_per_query`` times (strangers first).
+        algorithm: the index that answers the searches, see ``build_index``.
+        brute_force_probes: how many probes ``seconds_per_query`` times brute force on (the
+            indexes: 1,000), taken from the size's last gallery's probes.
 
     Returns:
         A list of dicts, one per size: ``people`` (K), ``trials``, ``genuine_probes``,
@@ -248,11 +255,10 @@ def gallery_sizes_table(photos, embeddings, sizes, threshold=fr_utils.VERIFICATI
             labels = np.concatenate([np.arange(people), np.full(len(strangers), STRANGER)])
             rows, distances = index_search(build_index(gallery, algorithm), probes)
             scores.append(open_set_scores(rows, distances, labels, threshold, far))
-        timed = np.concatenate([strangers, probes_all[chosen]])[:timing_probes]
         table.append({
             "people": people, "trials": draws, "genuine_probes": people, "strangers": len(strangers),
             **{key: float(np.mean([score[key] for score in scores])) for key in scores[0]},
-            "seconds_per_query": seconds_per_query(gallery, timed, algorithm),
+            "seconds_per_query": seconds_per_query(gallery, probes, brute_force_probes),
         })
     return table
 
@@ -261,15 +267,18 @@ def format_table(table, threshold, far=0.01):
     """``gallery_sizes_table``'s rows as a text table, one line per gallery size."""
     lines = [
         f"{'people':>7} {'rank-1':>7} {'right and':>10} {'strangers let':>14} {'threshold for':>14} "
-        f"{'right at that':>14} {'microseconds per probe':>24}",
+        f"{'right at that':>14}   {'microseconds per probe':^38}",
         f"{'K':>7} {'':>7} {'< ' + format(threshold, '.2f'):>10} {'in at ' + format(threshold, '.2f'):>14} "
-        f"{format(far, '.0%') + ' let in':>14} {'threshold':>14} {'brute force':>12}{'index':>12}",
+        f"{format(far, '.0%') + ' let in':>14} {'threshold':>14} {'brute force':>12}{'NN matrix':>12}{'NN tree':>12}",
     ]
     for row in table:
         times = row["seconds_per_query"]
         lines.append(
             f"{row['people']:>7,} {row['rank1']:>7.1%} {row['identified']:>10.1%} {row['stranger_far']:>14.1%} "
             f"{row['threshold_at_far']:>14.3f} {row['identified_at_far']:>14.1%} "
-            f"{1e6 * times['brute_force']:>12.1f}{1e6 * times['index']:>12.1f}"
+            f"{1e6 * times['brute_force']:>12.1f}{1e6 * times['index']['brute']:>12.1f}"
+            f"{1e6 * times['index']['ball_tree']:>12.1f}"
         )
+    lines.append("brute force: one probe at a time, every distance (who_is_it's way); NN: scikit-learn's "
+                 "NearestNeighbors, all probes in one call, by matrix products or with a ball tree")
     return "\n".join(lines)

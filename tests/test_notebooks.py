@@ -1,6 +1,9 @@
 """The source notebook runs with every test passing; the student notebook is generated from it,
-fails every exercise test on its placeholders, and passes them with the solutions pasted back."""
+fails every exercise test on its placeholders, and passes them with the solutions pasted back.
+The second notebook, Face_Recognition_at_scale.ipynb, is generated from its source too, and runs
+from any folder with small parameters."""
 
+import json
 import re
 import time
 from pathlib import Path
@@ -16,14 +19,16 @@ from scripts import make_student_notebook
 SOURCE = make_student_notebook.SOURCE_PATH
 STUDENT = make_student_notebook.STUDENT_PATH
 SOLUTION = make_student_notebook.SOLUTION_PATTERN
+AT_SCALE_SOURCE = make_student_notebook.AT_SCALE_SOURCE_PATH
+AT_SCALE = make_student_notebook.AT_SCALE_PATH
 NOTEBOOK_TIME_LIMIT = 300  # seconds, the budget the project promises for the source notebook
 
 
-def execute(notebook, allow_errors=False):
-    """Run a notebook in the project folder; returns the seconds it took."""
+def execute(notebook, allow_errors=False, folder=PROJECT_DIR):
+    """Run a notebook in ``folder`` (the project folder by default); returns the seconds it took."""
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", allow_errors=allow_errors,
-        resources={"metadata": {"path": str(PROJECT_DIR)}},
+        resources={"metadata": {"path": str(folder)}},
     )
     started = time.perf_counter()
     client.execute()
@@ -48,7 +53,7 @@ def exercise_test_cells(notebook):
 
 
 def test_committed_notebooks_carry_no_outputs():
-    for path in (SOURCE, STUDENT):
+    for path in (SOURCE, STUDENT, AT_SCALE_SOURCE, AT_SCALE):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear the outputs"
@@ -62,6 +67,11 @@ def test_student_notebook_is_generated_from_the_source():
     assert text.count("raise NotImplementedError") == 3
 
 
+def test_at_scale_notebook_is_generated_from_its_source():
+    expected = make_student_notebook.render(make_student_notebook.strip_outputs(nbformat.read(AT_SCALE_SOURCE, as_version=4)))
+    assert AT_SCALE.read_text() == expected, "run: python scripts/make_student_notebook.py"
+
+
 def test_source_notebook_runs_top_to_bottom_with_every_test_passing():
     notebook = nbformat.read(SOURCE, as_version=4)
     seconds = execute(notebook)
@@ -73,6 +83,12 @@ def test_source_notebook_runs_top_to_bottom_with_every_test_passing():
     camera = next(cell for cell in notebook.cells if "print_camera_table" in cell.source)
     summary = re.search(r"(\d+) of (\d+) as the manifest says", cell_text(camera))
     assert summary and summary.group(1) == summary.group(2), cell_text(camera)[-2000:]
+    # Section 7: both ways of choosing triplets trained, and both beat the untrained head.
+    scores = cell_text(next(cell for cell in notebook.cells if "plots.triplet_selection_curves" in cell.source))
+    before = float(re.search(r"^before training\s+([\d.]+)", scores, re.M).group(1))
+    for name in ("random triplets", "semi-hard negatives"):
+        row = re.search(rf"^{name}\s+([\d.]+)\s+[\d.]+%\s+([\d.]+)\s+[\d.]+%$", scores, re.M)
+        assert row and float(row.group(1)) > before and float(row.group(2)) > before, scores
     assert seconds < NOTEBOOK_TIME_LIMIT
 
 
@@ -103,3 +119,31 @@ def test_student_notebook_passes_with_the_solutions_pasted_back():
         pytest.fail(f"a cell failed with the solutions pasted back:\n{error}")
     for cell in exercise_test_cells(notebook):
         assert "All tests passed." in cell_text(cell)
+
+
+# The at-scale notebook's parameters cell, small: 20 people (40 photos) and 40 strangers to embed.
+SMALL_PARAMETERS = """GALLERY_SIZES = [5, 20]
+MAX_STRANGERS = 40
+TRIALS = 3
+SEED = 0
+"""
+
+
+def test_at_scale_notebook_runs_from_another_folder_with_small_parameters(lfw_dir, tmp_path):
+    notebook = nbformat.read(AT_SCALE_SOURCE, as_version=4)
+    parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(parameters) == 1 and "GALLERY_SIZES = [12, 100, 1000, None]" in parameters[0].source
+    parameters[0].source = SMALL_PARAMETERS
+    notebook.cells.append(nbformat.v4.new_code_cell("import json\nprint('TABLE', json.dumps(table))"))
+    seconds = execute(notebook, folder=tmp_path)  # not the project folder: the modules are installed
+    print(f"at-scale notebook with small parameters executed in {seconds:.0f} s")
+    table = json.loads(re.search(r"TABLE (.*)", cell_text(notebook.cells[-1])).group(1))
+    assert [row["people"] for row in table] == [5, 20] and [row["trials"] for row in table] == [3, 1]
+    assert all(row["strangers"] == 40 for row in table)
+    # FaceNet finds nearly everyone among 20 people; a broken search or embedding would not.
+    assert all(row["rank1"] >= 0.9 for row in table), table
+    assert all(0 <= row["stranger_far"] <= 1 and 0 < row["threshold_at_far"] < 2 for row in table), table
+    printed = cell_text(next(cell for cell in notebook.cells if "open_set.format_table" in cell.source))
+    assert re.search(r"^\s+20\s+\d+\.\d%", printed, re.M), printed
+    compound = cell_text(next(cell for cell in notebook.cells if "expected_stranger_far" in cell.source))
+    assert "1:1 false-accept rate" in compound, compound

@@ -135,7 +135,7 @@ def test_more_people_in_the_gallery_let_in_more_strangers():
     photos = open_set.Photos(names=[str(i) for i in range(enrolled)], gallery=[None] * enrolled,
                              probes=[None] * enrolled, strangers=[None] * strangers)
     table = open_set.gallery_sizes_table(photos, embeddings, [10, 100, None], threshold=0.6, trials=5,
-                                         timing_probes=20)
+                                         brute_force_probes=20)
     assert [row["people"] for row in table] == [10, 100, 400]
     assert [row["trials"] for row in table] == [5, 5, 1]
     false_accepts = [row["stranger_far"] for row in table]
@@ -145,7 +145,8 @@ def test_more_people_in_the_gallery_let_in_more_strangers():
     rank1 = [row["rank1"] for row in table]
     assert rank1[0] > 0.9 and rank1[0] > rank1[2]  # and more people to confuse a probe with
     for row in table:
-        assert set(row["seconds_per_query"]) == {"brute_force", "index", "index_build"}
+        times = row["seconds_per_query"]
+        assert times["brute_force"] > 0 and set(times["index"]) == set(times["build"]) == {"brute", "ball_tree"}
 
 
 def test_pair_false_accept_rate_counts_pairs_over_every_pair():
@@ -166,7 +167,8 @@ def test_expected_stranger_far_compounds_the_pair_rate():
 
 def test_format_table_has_one_line_per_size():
     row = {"people": 1680, "rank1": 0.95, "identified": 0.9, "stranger_far": 0.25, "threshold_at_far": 0.8,
-           "identified_at_far": 0.6, "seconds_per_query": {"brute_force": 2e-3, "index": 5e-5, "index_build": 1e-3}}
+           "identified_at_far": 0.6, "seconds_per_query": {"brute_force": 2e-3, "index": {"brute": 5e-5, "ball_tree": 3e-4},
+                                                           "build": {"brute": 1e-4, "ball_tree": 1e-3}}}
     lines = open_set.format_table([row], threshold=1.11).splitlines()
-    assert len(lines) == 3
-    assert lines[-1].split() == ["1,680", "95.0%", "90.0%", "25.0%", "0.800", "60.0%", "2000.0", "50.0"]
+    assert len(lines) == 4
+    assert lines[2].split() == ["1,680", "95.0%", "90.0%", "25.0%", "0.800", "60.0%", "2000.0", "50.0", "300.0"]
