@@ -19,8 +19,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 import fr_utils
 import lfw
 import open_set

@@ -32,7 +32,6 @@ import triplet_training
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "source" / "Face_Recognition.ipynb"
 TAG = "triplet-training"
-SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n", re.S)
 
 
 def notebook_code():
