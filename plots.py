@@ -94,20 +94,27 @@ def roc_plot(same, distances, threshold):
     return figure
 
 
-def training_curves(losses, same_means, different_means):
-    """Triplet loss per step, and mean matching/non-matching distances on held-out people."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(losses)
-    left.set_xlabel("training step")
+def triplet_selection_curves(histories, score_every=25):
+    """Training with different ways of choosing triplets, side by side.
+
+    Args:
+        histories: {name: {"loss": per step, "active": triplets with a loss above zero per step,
+            "auc": held-out AUC every ``score_every`` steps, from step 0}}.
+    """
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.8))
+    for name, history in histories.items():
+        left.plot(history["loss"], label=name, linewidth=1)
+        middle.plot(history["active"], label=name, linewidth=1)
+        right.plot(np.arange(len(history["auc"])) * score_every, history["auc"], "o-", label=name, markersize=3)
     left.set_ylabel("triplet loss (sum over the batch)")
-    left.set_title("The loss falls")
-    steps = np.linspace(0, len(losses), len(same_means))
-    right.plot(steps, same_means, label="same person", color="tab:green")
-    right.plot(steps, different_means, label="different people", color="tab:red")
-    right.set_xlabel("training step")
-    right.set_ylabel("mean L2 distance (held-out people)")
-    right.set_title("Matching and non-matching pairs separate")
-    right.legend()
+    left.set_title("The loss")
+    middle.set_ylabel("triplets with a loss above zero")
+    middle.set_title("Triplets that still teach something")
+    right.set_ylabel("AUC on the held-out people")
+    right.set_title("Telling new people apart")
+    for axis in (left, middle, right):
+        axis.set_xlabel("training step")
+        axis.legend()
     figure.tight_layout()
     return figure
 
@@ -128,5 +135,49 @@ def embedding_scatter(points_before, points_after, labels, names):
         axis.set_xticks([])
         axis.set_yticks([])
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    figure.tight_layout()
+    return figure
+
+
+def open_set_curves(table, threshold, far=0.01):
+    """Open-set identification against the gallery size (``open_set.gallery_sizes_table``)."""
+    people = [row["people"] for row in table]
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.8))
+    left.plot(people, [row["rank1"] for row in table], "o-", label="rank-1 (nearest is right)")
+    left.plot(people, [row["identified"] for row in table], "s-", label=f"right and below {threshold:.2f}")
+    left.plot(people, [row["identified_at_far"] for row in table], "^-", label=f"right, threshold for {far:.0%} FAR")
+    left.set_ylabel("fraction of gallery people's probes")
+    left.set_title("Gallery people recognised")
+    left.legend(fontsize=8)
+    middle.plot(people, [row["stranger_far"] for row in table], "o-", color="tab:red")
+    middle.set_ylabel("fraction of strangers let in")
+    middle.set_title(f"Strangers accepted at threshold {threshold:.2f}")
+    right.plot(people, [row["threshold_at_far"] for row in table], "o-", color="tab:purple",
+               label=f"threshold for {far:.0%} FAR")
+    right.axhline(threshold, color="black", linestyle="--", label=f"fixed threshold {threshold:.2f}")
+    right.set_ylabel("L2 distance")
+    right.set_title(f"Threshold that lets in {far:.0%} of strangers")
+    right.legend(fontsize=8)
+    for axis in (left, middle, right):
+        axis.set_xscale("log")
+        axis.set_xlabel("people in the gallery (K)")
+    figure.tight_layout()
+    return figure
+
+
+def query_times(table):
+    """Microseconds per probe to find the nearest gallery person, brute force and with indexes."""
+    people = [row["people"] for row in table]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(people, [1e6 * row["seconds_per_query"]["brute_force"] for row in table], "o-",
+              label="brute force, one probe at a time")
+    for algorithm, label in (("brute", "NearestNeighbors, matrix products"), ("ball_tree", "NearestNeighbors, ball tree")):
+        axis.plot(people, [1e6 * row["seconds_per_query"]["index"][algorithm] for row in table], "o-", label=label)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("people in the gallery (K)")
+    axis.set_ylabel("microseconds per probe")
+    axis.set_title("Searching the gallery")
+    axis.legend()
     figure.tight_layout()
     return figure

@@ -5,6 +5,10 @@ would show nothing in two minutes of CPU. Instead we take its mid-level features
 channels after ``Mixed_6a``, averaged over the image; they describe textures and parts, not yet
 identities) and train a small head, 896 -> 256 -> 64 -> unit length, with the learner's
 ``triplet_loss`` on LFW people. Held-out people show whether it learnt identities.
+
+Here: the features, choosing people and batches, choosing triplets in a batch (at random, or
+FaceNet's online semi-hard negatives), the head, and the scores. The training step itself is
+written out in the notebook.
 """
 
 import hashlib
@@ -66,14 +70,93 @@ def mid_level_features(paths, model, cache_dir=fr_utils.CACHE_DIR):
     return features
 
 
-def sample_triplets(labels, count, rng):
-    """Indices (anchor, positive, negative), each (count,): same person for anchor and positive."""
+def training_batch(labels, people, photos_per_person, rng):
+    """Indices of one training batch: ``photos_per_person`` photos of each of ``people`` people.
+
+    FaceNet's batches hold about 40 photos of each person in them, so that every anchor has
+    positives, and many negatives, within the batch. Each person drawn must have at least
+    ``photos_per_person`` photos.
+
+    Returns:
+        int array (people * photos_per_person,) of indices into ``labels``.
+    """
     labels = np.asarray(labels)
-    anchors = rng.integers(0, len(labels), size=count)
-    positives = np.array([rng.choice(np.flatnonzero((labels == labels[a]) & (np.arange(len(labels)) != a)))
-                          for a in anchors])
-    negatives = np.array([rng.choice(np.flatnonzero(labels != labels[a])) for a in anchors])
-    return anchors, positives, negatives
+    chosen = rng.choice(np.unique(labels), size=people, replace=False)
+    return np.concatenate([rng.choice(np.flatnonzero(labels == person), size=photos_per_person, replace=False)
+                           for person in chosen])
+
+
+def anchor_positive_pairs(labels):
+    """Every ordered pair (anchor, positive) of two different photos of the same person.
+
+    Returns:
+        (anchors, positives): int arrays of indices into ``labels``, in row-major order.
+    """
+    labels = np.asarray(labels)
+    same = (labels[:, None] == labels[None, :]) & ~np.eye(len(labels), dtype=bool)
+    anchors, positives = np.nonzero(same)
+    return anchors, positives
+
+
+def one_at_random(mask, rng):
+    """For each row of a boolean (P, B) array with a True in every row, the column of one True,
+    drawn uniformly (the True with the largest random score)."""
+    return np.argmax(np.where(mask, rng.random(mask.shape), -1.0), axis=1)
+
+
+def random_triplets(embeddings, labels, alpha, rng):
+    """Every anchor-positive pair of the batch, each with a negative drawn at random.
+
+    The negative is any photo of the batch of another person, whatever the embeddings
+    (``embeddings`` and ``alpha`` are unused; they are there so that this function and
+    ``semi_hard_triplets`` can replace each other).
+
+    Returns:
+        (anchors, positives, negatives): int arrays of the same length, indices into the batch.
+    """
+    labels = np.asarray(labels)
+    anchors, positives = anchor_positive_pairs(labels)
+    other_person = labels[None, :] != labels[anchors][:, None]  # (pairs, B)
+    return anchors, positives, one_at_random(other_person, rng)
+
+
+def semi_hard_triplets(embeddings, labels, alpha, rng):
+    """Online semi-hard negative mining (FaceNet, Schroff et al. 2015, section 3.2).
+
+    The rule: for each anchor-positive pair (a, p) of the batch, a negative n is *semi-hard* when
+
+        d(a, p) < d(a, n) < d(a, p) + alpha
+
+    with d the SQUARED L2 distance between the batch's CURRENT embeddings (those the step is
+    about to update; the units of ``triplet_loss`` and its margin ``alpha``). Such a negative is
+    farther than the positive, so it is not one of the hardest negatives, which make training
+    collapse early; but it is inside the margin, so its triplet has a loss above zero and teaches
+    something. Among the semi-hard negatives of a pair one is drawn at random (as in Sandberg's
+    ``facenet/src/train_tripletloss.py``).
+
+    When a pair has no semi-hard negative in the batch, the pair is left out: either every
+    negative is already beyond the margin (its triplet would have zero loss), or the only
+    candidates are closer than the positive (hard negatives, which the rule avoids). So fewer
+    triplets than pairs may come back, possibly none.
+
+    Args:
+        embeddings: float array (B, d), the batch's embeddings now.
+        labels: (B,) person of each photo.
+        alpha: the margin of the triplet loss, on squared distances.
+        rng: a numpy Generator.
+
+    Returns:
+        (anchors, positives, negatives): int arrays of the same length, indices into the batch.
+    """
+    labels = np.asarray(labels)
+    anchors, positives = anchor_positive_pairs(labels)
+    squared = fr_utils.pairwise_distances(embeddings) ** 2
+    to_positive = squared[anchors, positives][:, None]  # (pairs, 1)
+    to_others = squared[anchors]  # (pairs, B)
+    semi_hard = ((labels[None, :] != labels[anchors][:, None])
+                 & (to_positive < to_others) & (to_others < to_positive + alpha))
+    kept = semi_hard.any(axis=1)
+    return anchors[kept], positives[kept], one_at_random(semi_hard[kept], rng)
 
 
 def embedding_head(input_size, seed=0):
@@ -89,47 +172,38 @@ def embedding_head(input_size, seed=0):
     ], name="embedding_head")
 
 
-def pair_distance_means(head, features, labels):
-    """Mean L2 distance between embeddings of the same person, and of different people."""
-    embeddings = np.asarray(head(features))
-    distances = fr_utils.pairwise_distances(embeddings)
-    same = labels[:, None] == labels[None, :]
-    off_diagonal = ~np.eye(len(labels), dtype=bool)
-    return float(distances[same & off_diagonal].mean()), float(distances[~same].mean())
-
-
-def train_head(loss_function, features, labels, held_out_features, held_out_labels,
-               steps=300, batch_size=64, alpha=0.2, learning_rate=3e-4, seed=0):
-    """Train ``embedding_head`` with ``loss_function(y_true, [A, P, N], alpha)`` on random triplets.
+def active_triplets(embeddings, anchors, positives, negatives, alpha):
+    """How many triplets have a loss above zero: ||a - p||^2 - ||a - n||^2 + alpha > 0.
 
     Args:
-        loss_function: the learner's triplet_loss; it returns the summed loss as a tensor.
-        features, labels: training features (N, 896) and person indices (N,).
-        held_out_features, held_out_labels: people never trained on, for the distance curves.
+        embeddings: (B, d) the batch's embeddings; anchors, positives, negatives: index arrays.
 
     Returns:
-        (head, history): the trained model, and {"loss": per step, "same": ..., "different": ...}
-        where "same"/"different" are held-out mean distances measured every 25 steps.
+        An int: the triplets that still teach something (the others have zero gradient).
     """
-    import keras
-    import tensorflow as tf
+    embeddings = np.asarray(embeddings, np.float64)
+    to_positive = fr_utils.l2_distance(embeddings[anchors], embeddings[positives]) ** 2
+    to_negative = fr_utils.l2_distance(embeddings[anchors], embeddings[negatives]) ** 2
+    return int(np.sum(to_positive - to_negative + alpha > 0))
 
-    head = embedding_head(features.shape[1], seed)
-    optimizer = keras.optimizers.Adam(learning_rate)
-    rng = np.random.default_rng(seed)
-    history = {"loss": [], "same": [], "different": []}
-    for step in range(steps + 1):
-        if step % 25 == 0:
-            same, different = pair_distance_means(head, held_out_features, held_out_labels)
-            history["same"].append(same)
-            history["different"].append(different)
-        if step == steps:
-            break
-        anchors, positives, negatives = sample_triplets(labels, batch_size, rng)
-        with tf.GradientTape() as tape:
-            predictions = [head(features[anchors]), head(features[positives]), head(features[negatives])]
-            loss = loss_function(None, predictions, alpha=alpha)
-        gradients = tape.gradient(loss, head.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, head.trainable_variables))
-        history["loss"].append(float(loss))
-    return head, history
+
+def pair_scores(embeddings, labels, far=0.01):
+    """How well distances tell people apart, over every pair of photos of a labelled set.
+
+    Args:
+        embeddings: (N, d). labels: (N,) person of each photo.
+        far: the false accept rate at which VAL is measured.
+
+    Returns:
+        {"auc": area under the ROC curve of "same person if the distance is small",
+         "val": the fraction of same-person pairs accepted at the threshold that accepts a
+         fraction ``far`` of the different-person pairs}.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.asarray(labels)
+    upper = np.triu_indices(len(labels), 1)
+    distances = fr_utils.pairwise_distances(embeddings)[upper]
+    same = (labels[:, None] == labels[None, :])[upper]
+    threshold = lfw.threshold_at_far(distances, same, far)
+    return {"auc": float(roc_auc_score(same, -distances)), "val": float(np.mean(distances[same] < threshold))}

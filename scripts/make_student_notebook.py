@@ -1,12 +1,14 @@
-"""Generate the student notebook from the instructors' source notebook.
+"""Generate the student notebooks from the instructors' source notebooks.
 
-    python scripts/make_student_notebook.py           # writes Face_Recognition.ipynb
-    python scripts/make_student_notebook.py --check   # fails if the committed one is stale
+    python scripts/make_student_notebook.py           # writes Face_Recognition.ipynb and Face_Recognition_at_scale.ipynb
+    python scripts/make_student_notebook.py --check   # fails if a committed one is stale
 
 The source, ``source/Face_Recognition.ipynb``, holds the solutions between
 ``### BEGIN SOLUTION`` / ``### END SOLUTION`` and hidden tests between ``### BEGIN HIDDEN TESTS``
 / ``### END HIDDEN TESTS``, in cells marked with nbgrader metadata. nbgrader's own preprocessors
 replace each solution by a placeholder, drop the hidden tests and clear every output.
+``source/Face_Recognition_at_scale.ipynb`` has no exercises: its student version is the source
+without outputs.
 """
 
 import argparse
@@ -20,6 +22,8 @@ from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition.ipynb"
 STUDENT_PATH = PROJECT_DIR / "Face_Recognition.ipynb"
+AT_SCALE_SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition_at_scale.ipynb"
+AT_SCALE_PATH = PROJECT_DIR / "Face_Recognition_at_scale.ipynb"
 # A solution region as nbgrader marks it, with its indentation; group 1 is the solution's code.
 SOLUTION_PATTERN = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n", re.S)
 PLACEHOLDER = '# YOUR CODE HERE\nraise NotImplementedError("Exercise: replace this line with your code.")'
@@ -51,22 +55,31 @@ def render(notebook):
     return nbformat.writes(notebook) + "\n"
 
 
+def generated():
+    """[(source path, student path, the student notebook's text)] for each notebook."""
+    main = nbformat.read(SOURCE_PATH, as_version=4)
+    at_scale = nbformat.read(AT_SCALE_SOURCE_PATH, as_version=4)
+    return [
+        (SOURCE_PATH, STUDENT_PATH, render(student_version(main))),
+        (AT_SCALE_SOURCE_PATH, AT_SCALE_PATH, render(strip_outputs(at_scale))),
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the committed notebook is stale")
     arguments = parser.parse_args()
-    source = nbformat.read(SOURCE_PATH, as_version=4)
-    expected = render(student_version(source))
-    if arguments.check:
-        if not STUDENT_PATH.is_file() or STUDENT_PATH.read_text() != expected:
-            sys.exit(
-                f"{STUDENT_PATH.name} is not what {SOURCE_PATH.relative_to(PROJECT_DIR)} generates. "
-                f"Run: python scripts/make_student_notebook.py"
-            )
-        print(f"{STUDENT_PATH.name} is up to date.")
-        return
-    STUDENT_PATH.write_text(expected)
-    print(f"wrote {STUDENT_PATH.relative_to(PROJECT_DIR)}")
+    for source_path, student_path, expected in generated():
+        if arguments.check:
+            if not student_path.is_file() or student_path.read_text() != expected:
+                sys.exit(
+                    f"{student_path.name} is not what {source_path.relative_to(PROJECT_DIR)} generates. "
+                    f"Run: python scripts/make_student_notebook.py"
+                )
+            print(f"{student_path.name} is up to date.")
+        else:
+            student_path.write_text(expected)
+            print(f"wrote {student_path.relative_to(PROJECT_DIR)}")
 
 
 if __name__ == "__main__":
