@@ -23,12 +23,13 @@ matplotlib.use("Agg")
 
 import nbformat
 import numpy as np
-import tensorflow as tf
 
 import fr_utils
 import lfw
 import plots
 import triplet_training
+
+tf = fr_utils.import_tensorflow()
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "source" / "Face_Recognition.ipynb"
 TAG = "triplet-training"

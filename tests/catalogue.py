@@ -21,9 +21,10 @@ import textwrap
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
-# Given to each entry's namespace when it runs (see exercise_checks.run_source).
+# The names a learner's cell finds defined: given to each entry's namespace when it runs
+# (exercise_checks.load); here only so that the functions below read as the cells they stand for.
+tf = None
 THRESHOLD = None
 img_to_encoding = None
 

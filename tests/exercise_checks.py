@@ -202,7 +202,9 @@ def cases(exercise, which, photo=None, encoding=None, threshold=None):
 
 def load(source, exercise):
     """The function ``exercise`` defined by a cell's ``source``, run in a fresh namespace."""
-    import tensorflow as tf
+    import fr_utils
+
+    tf = fr_utils.import_tensorflow()
 
     namespace = {"__name__": "exercise_cell", "np": np, "tf": tf, "THRESHOLD": None, "img_to_encoding": None}
     exec(compile(source, f"<{exercise}>", "exec"), namespace)  # noqa: S102 - our own catalogue
