@@ -452,13 +452,12 @@ def who_is_it__farthest(image_path, database, model):
          "and keep the CLOSEST person.")
 def who_is_it__first_below_threshold(image_path, database, model):
     encoding = img_to_encoding(image_path, model)
-    min_dist, identity = float("inf"), None
+    min_dist = float("inf")
     for name, db_encoding in database.items():
         dist = float(np.linalg.norm(encoding - db_encoding))
-        if dist < min_dist:
-            min_dist, identity = dist, name
         if dist < THRESHOLD:
             return dist, name
+        min_dist = min(min_dist, dist)
     return min_dist, None
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from tests import answers, exercise_checks
 from tests.grading import submissions
-from tests.grading.sandbox import Limits, Sandbox
+from tests.grading.sandbox import Limits
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SOURCE_NOTEBOOK = PROJECT_DIR / "source" / "Face_Recognition.ipynb"
