@@ -37,7 +37,7 @@ KINDS = ("none", "bool", "numpy_bool", "int", "float", "str", "tensor", "array",
 NUMBER_KINDS = ("int", "float")
 TEXT_LIMIT = 200  # characters kept of a string, an exception message or a type name
 NUMPY_INTEGERS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
-NUMPY_FLOATS = (np.float16, np.float32, np.float64)
+NUMPY_FLOATS = (np.float16, np.float32, np.float64, np.longdouble)
 _MISSING = object()
 
 
@@ -99,12 +99,63 @@ def describe(value, depth=0):
     elif tensor is not None and issubclass(kind, tensor):
         description["kind"] = "tensor"
         try:
-            description["shape"] = [int(size) for size in value.shape][:8]
-            if description["shape"] == [] or math.prod(description["shape"]) == 1:
+            shape = [int(size) for size in value.shape][:8]  # int(None) fails: an unknown shape
+            description["shape"] = shape
+            if shape == [] or math.prod(shape) == 1:
                 description["value"] = _number(np.asarray(value).reshape(-1)[0])
-        except (TypeError, ValueError):  # a symbolic tensor has no value
+        except (TypeError, ValueError, AttributeError, NotImplementedError):  # symbolic: no value
             pass
     return description
+
+
+# What ``describe`` can produce, kind by kind: (types the value may have, shape, items).
+_SHAPES = {
+    "none": ((type(None),), "none", "none"), "bool": ((bool,), "none", "none"),
+    "numpy_bool": ((bool,), "none", "none"), "int": ((float, type(None)), "none", "none"),
+    "float": ((float, type(None)), "none", "none"), "str": ((str,), "none", "none"),
+    "tensor": ((float, type(None)), "maybe", "none"), "array": ((float, type(None)), "list", "none"),
+    "pair": ((type(None),), "list", "maybe"), "sequence": ((type(None),), "list", "none"),
+    "other": ((type(None),), "none", "none"),
+}
+
+
+def is_description(description, depth=0):
+    """True when ``description`` is what ``describe`` could have produced (checked field by field,
+    on exact types; for data that crossed from a sandbox)."""
+    if type(description) is not dict or set(description) != {"kind", "type", "value", "shape", "items"}:
+        return False
+    kind, value, shape, items = (description[key] for key in ("kind", "value", "shape", "items"))
+    if type(kind) is not str or kind not in _SHAPES or type(description["type"]) is not str:
+        return False
+    value_types, shape_rule, items_rule = _SHAPES[kind]
+    if type(value) not in value_types or len(description["type"]) > 2 * TEXT_LIMIT:
+        return False
+    if type(value) is str and len(value) > TEXT_LIMIT:
+        return False
+    good_shape = type(shape) is list and len(shape) <= 8 and all(type(size) is int and 0 <= size < 2**63 for size in shape)
+    if (shape_rule == "none" and shape is not None) or (shape_rule == "list" and not good_shape) \
+            or (shape_rule == "maybe" and shape is not None and not good_shape):
+        return False
+    if kind == "pair" and shape != [2]:
+        return False
+    if items_rule == "none" or items is None:
+        return items is None and (kind != "pair" or depth == 1)
+    return depth == 0 and type(items) is list and len(items) == 2 and all(is_description(item, 1) for item in items)
+
+
+def is_answer(answer):
+    """True when ``answer`` is what ``call`` could have produced (for data from a sandbox)."""
+    if type(answer) is not dict or type(answer.get("changed")) is not bool:
+        return False
+    if "raised" in answer:
+        line = answer.get("line")
+        return (set(answer) == {"raised", "bases", "message", "line", "changed"}
+                and type(answer["raised"]) is str and len(answer["raised"]) <= TEXT_LIMIT
+                and type(answer["message"]) is str and len(answer["message"]) <= TEXT_LIMIT
+                and type(answer["bases"]) is list and len(answer["bases"]) <= 12
+                and all(type(base) is str and len(base) <= TEXT_LIMIT for base in answer["bases"])
+                and (line is None or (type(line) is int and 0 < line < 10**7)))
+    return set(answer) == {"returned", "changed"} and is_description(answer["returned"])
 
 
 def _database_copy(database):

@@ -353,6 +353,18 @@ def verify__cosine_distance(image_path, identity, database, model):
     return dist, door_open
 
 
+@mistake("Compute dist from the difference, np.linalg.norm(encoding - database[identity]): the "
+         "shortcut sqrt(2 - 2 a.b) holds only for vectors of length 1, and a database may hold others "
+         "(the tests' do).")
+def verify__unit_length_shortcut(image_path, identity, database, model):
+    if identity not in database:
+        raise ValueError(f"{identity!r} is not in the database; known people: {sorted(database)}")
+    encoding = img_to_encoding(image_path, model)
+    dist = float(np.sqrt(max(2 - 2 * np.dot(encoding, database[identity]), 0)))
+    door_open = bool(dist < THRESHOLD)
+    return dist, door_open
+
+
 @mistake("Return the pair in the order (dist, door_open): the distance first, then the decision.")
 def verify__swapped_return(image_path, identity, database, model):
     if identity not in database:
@@ -640,6 +652,21 @@ def who_is_it__updates_the_database(image_path, database, model):
         identity = None
     if identity is not None:
         database[identity] = encoding
+    return min_dist, identity
+
+
+@mistake("Compute each distance from the difference, np.linalg.norm(encoding - db_encoding): the "
+         "shortcut sqrt(2 - 2 a.b) holds only for vectors of length 1, and a database may hold others "
+         "(the tests' do).")
+def who_is_it__unit_length_shortcut(image_path, database, model):
+    encoding = img_to_encoding(image_path, model)
+    min_dist, identity = float("inf"), None
+    for name, db_encoding in database.items():
+        dist = float(np.sqrt(max(2 - 2 * np.dot(encoding, db_encoding), 0)))
+        if dist < min_dist:
+            min_dist, identity = dist, name
+    if min_dist >= THRESHOLD:
+        identity = None
     return min_dist, identity
 
 

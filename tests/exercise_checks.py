@@ -233,7 +233,7 @@ def run(function, case_list, encode, model=None, keep_exceptions=False):
 
 
 def _close(value, expected):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+    if type(value) is not float or math.isnan(value):
         return False
     if math.isinf(expected):
         return value == expected
@@ -310,6 +310,8 @@ def value_text(description):
     """A returned value in a few words, numbers rounded to 4 decimals."""
     kind = description["kind"]
     if kind == "pair":
+        if not description["items"]:
+            return "a pair of values"
         return f"({value_text(description['items'][0])}, {value_text(description['items'][1])})"
     if kind in answers.NUMBER_KINDS:
         return _number_text(description["value"])
@@ -320,12 +322,14 @@ def value_text(description):
     if kind == "str":
         return repr(description["value"])
     if kind == "tensor":
-        shape = tuple(description["shape"] or ())
+        if description["shape"] is None:
+            return "a tensor of unknown shape"
+        shape = tuple(description["shape"])
         return f"tf.Tensor({_number_text(description['value'])})" if shape == () else f"a tensor of shape {shape}"
     if kind == "array":
-        return f"an array of shape {tuple(description['shape'])}"
+        return f"an array of shape {tuple(description['shape'] or ())}"
     if kind == "sequence":
-        return f"a sequence of {description['shape'][0]} values"
+        return f"a sequence of {(description['shape'] or ['?'])[0]} values"
     return f"a {description['type']}"
 
 
@@ -372,8 +376,8 @@ def _type_problem(case, expected, answer, words):
                         "operations only, no .numpy() or np.*), so that Keras can train with it.")
             return f"triplet_loss must return a TensorFlow tensor, got {value_text(got)} ({got['type']})."
         if got["shape"] != []:
-            return (f"triplet_loss must return one number for the batch (a tensor of shape ()), got a tensor of "
-                    f"shape {tuple(got['shape'])}: add the losses up with tf.reduce_sum.")
+            return (f"triplet_loss must return one number for the batch (a tensor of shape ()), got "
+                    f"{value_text(got)}: add the losses up with tf.reduce_sum.")
         if got["value"] is not None and not math.isfinite(got["value"]):
             return f"triplet_loss returned {_number_text(got['value'])} for {words}: check for a division or a log of 0."
         return None
@@ -384,7 +388,7 @@ def _type_problem(case, expected, answer, words):
     if distance["kind"] == "tensor":
         return f"{names[0]} must be a Python float, but it is a TensorFlow tensor: convert it with float(...)."
     if distance["kind"] == "array":
-        return (f"{names[0]} must be a single number (a float), not an array of shape {tuple(distance['shape'])}: "
+        return (f"{names[0]} must be a single number (a float), not {value_text(distance)}: "
                 "convert it with float(...).")
     if distance["kind"] not in answers.NUMBER_KINDS:
         return f"{names[0]} must be a number (a float), got {value_text(distance)}."

@@ -35,6 +35,12 @@ MADE_AT_TEST_TIME = {
     "over_the_size_limit": "over the 20 MB limit",
     "nested_too_deeply": "nested too deeply",
 }
+# Names that would break a gradebook or a terminal: each holds a copy of the solved notebook.
+HOSTILE_NAMES = {
+    "formula": "=HYPERLINK(\"http://example.invalid\").ipynb",
+    "terminal escape and a new line": "\x1b[2J\nfake line.ipynb",
+    "not UTF-8": os.fsdecode(b"bad\xff.ipynb"),
+}
 
 
 def grade(target, report, *options, env=None):
@@ -88,7 +94,7 @@ def sandbox_processes():
         except OSError:
             continue
         uid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
-        if sandbox.SANDBOX_UID_BASE <= uid < sandbox.SANDBOX_UID_BASE + 256 or "/grading/child.py" in command:
+        if uid >= sandbox.SANDBOX_UID_BASE or "/grading/child.py" in command:
             found.append((pid, uid, command[:100]))
     return found
 
@@ -102,6 +108,8 @@ def make_hostile_entries(folder):
     (folder / "over_the_size_limit.ipynb").write_text('{"cells": [], "metadata": {"x": "' + "x" * 21_000_000 + '"}}')
     depth = 5_000_000
     (folder / "nested_too_deeply.ipynb").write_text('{"nbformat": 4, "cells": [], "metadata": ' + "[" * depth + "]" * depth + "}")
+    for name in HOSTILE_NAMES.values():
+        shutil.copy(FIXTURES / "solved.ipynb", folder / name)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +125,7 @@ def class_run(tmp_path_factory, lfw_dir, shared_cache):
     folder.mkdir()
     reports.mkdir()
     for notebook in FIXTURES.glob("*.ipynb"):
-        if notebook.stem not in make_fixtures.slow_fixture_names():
+        if notebook.stem not in make_fixtures.graded_apart():
             shutil.copy(notebook, folder)
     shutil.copy(PROJECT_DIR / "source" / "Face_Recognition.ipynb", folder / "teacher.ipynb")
     shutil.copy(PROJECT_DIR / "Face_Recognition.ipynb", folder / "student.ipynb")
@@ -183,7 +191,7 @@ def test_every_submission_gets_its_expected_report(class_run):
     reports = class_run["reports"]
     problems = []
     for path in RESULTS.glob("*.json"):
-        if path.stem in make_fixtures.slow_fixture_names():
+        if path.stem in make_fixtures.graded_apart():
             continue
         assert path.stem in reports, f"{path.stem} was not graded: {class_run['output'][-3000:]}"
         problems += check_report(path.stem, reports[path.stem], json.loads(path.read_text()))
@@ -207,6 +215,16 @@ def test_entries_that_are_not_notebooks_are_refused_unread(class_run):
             assert result["points"] == 0 and phrase in result["message"], (name, result)
     messages = json.dumps([reports[name] for name in MADE_AT_TEST_TIME if name in reports])
     assert "root:" not in messages  # /etc/passwd, behind the symbolic link, was never read
+
+
+def test_hostile_file_names_are_graded_and_spoil_neither_the_gradebook_nor_the_terminal(class_run):
+    reports = [report for report in class_run["reports"].values()
+               if Path(report["submission"]).name in HOSTILE_NAMES.values()]
+    assert len(reports) == len(HOSTILE_NAMES) and all(report["total"] == report["max_total"] for report in reports)
+    with open(class_run["report_dir"] / "grades.csv", newline="", errors="strict") as handle:
+        cells = [row[0] for row in csv.reader(handle)]
+    assert not any(cell[:1] in "=+-@" for cell in cells if cell), [cell for cell in cells if cell[:1] in "=+-@"]
+    assert "\x1b" not in class_run["output"] and "\nfake line.ipynb" not in class_run["output"]
 
 
 def test_attacks_leave_no_trace(class_run):
@@ -260,6 +278,20 @@ def test_time_limits_compose_with_no_global_timeout(tmp_path, lfw_dir, shared_ca
         problems += check_report(name, reports[name], json.loads((RESULTS / f"{name}.json").read_text()))
     assert not problems, "\n".join(problems) + output[-2000:]
     assert "Timeout" not in output
+
+
+def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_dir, shared_cache):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "hogs_the_cpu.ipynb", folder)
+    shutil.copy(FIXTURES / "solved.ipynb", folder)
+    # The hog keeps 48 processes busy for most of its 30 s, while the classmate's three
+    # exercises are graded by the other worker, with the same 30 s each.
+    code, output = grade(folder, tmp_path / "two.json", "--time-limit", "30", "--workers", "2",
+                         env=grading_environment(tmp_path, shared_cache))
+    reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "two.json").read_text())}
+    assert reports["solved"]["total"] == reports["solved"]["max_total"], reports["solved"]
+    assert not check_report("hogs_the_cpu", reports["hogs_the_cpu"], json.loads((RESULTS / "hogs_the_cpu.json").read_text()))
 
 
 def test_without_bubblewrap_the_grader_refuses_and_says_how_to_install_it(tmp_path, lfw_dir, shared_cache):

@@ -53,6 +53,30 @@ class LazyTensorFlow:
         return getattr(tensorflow, name)
 
 
+class Shell:
+    """What ``get_ipython()`` returns here: the graded cell came through IPython's transformation
+    (submissions.as_python), so its magics are calls to these methods. Cell magics whose body is
+    Python (``%%time``, ``%%timeit``, ``%%capture``) run the body; other magics and shell commands
+    do nothing."""
+
+    PYTHON_BODY = ("time", "timeit", "capture", "prun")
+
+    def __init__(self, namespace, filename):
+        self.namespace, self.filename = namespace, filename
+
+    def run_cell_magic(self, name, line, cell):
+        if name in self.PYTHON_BODY:
+            exec(compile(cell, self.filename, "exec"), self.namespace)  # noqa: S102
+
+    def run_line_magic(self, name, line, *unused):
+        return None
+
+    def system(self, command):
+        return None
+
+    getoutput = system
+
+
 def cell_error(error, exercise):
     """The message for a cell that failed before its function could be called."""
     line = getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
@@ -105,11 +129,14 @@ def main():
             raise FileNotFoundError(f"{key}: the grader has no encoding for this photo")
         return encodings[key].copy()
 
+    filename = f"<graded cell {exercise}>"
     namespace = {"__name__": "submission", "np": np, "tf": tf, "THRESHOLD": None, "img_to_encoding": img_to_encoding}
+    shell = Shell(namespace, filename)
+    namespace["get_ipython"] = lambda: shell
     capped = CappedWriter(job["output_limit"])
     sys.stdout = sys.stderr = capped
     try:
-        exec(compile(job["source"], f"<graded cell {exercise}>", "exec"), namespace)  # noqa: S102
+        exec(compile(job["source"], filename, "exec"), namespace)  # noqa: S102
     except BaseException as error:  # noqa: BLE001 - the submission's own failure, reported as data
         send({"error": f"the cell printed more than {capped.limit:,} characters" if capped.exceeded
               else cell_error(error, exercise)})

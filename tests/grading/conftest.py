@@ -48,9 +48,11 @@ def grade_reports(request):
         box = sandbox.Sandbox(limits, enabled=not unsafe)
     except sandbox.SandboxUnavailable as error:
         pytest.exit(str(error), returncode=2)
+    warnings = list(box.notes)
     if unsafe:
-        config.grading_warning = ("--no-sandbox: submissions ran as plain processes with kernel limits only; they "
-                                  "could read and write your files, use the network and signal other processes.")
+        warnings.append("--no-sandbox: submissions ran as plain processes with kernel limits only; they "
+                        "could read and write your files, use the network and signal other processes.")
+    config.grading_warning = "\n".join(warnings)
     with box:
         context = grader.GradingContext.build()
         workers = config.getoption("workers") or os.cpu_count() or 1
@@ -73,7 +75,7 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.section("points")
     for report in reports:
-        terminalreporter.write_line(report["submission"])
+        terminalreporter.write_line(submissions.clean_text(report["submission"]))
         for exercise, result in report["exercises"].items():
             terminalreporter.write_line(f"  {exercise:<14}{result['points']:>3} / {result['max_points']}")
             if result["message"]:

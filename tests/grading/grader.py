@@ -133,33 +133,6 @@ def _valid_text(value, limit):
     return isinstance(value, str) and len(value) <= limit
 
 
-def _valid_description(description, depth=0):
-    if type(description) is not dict or set(description) != {"kind", "type", "value", "shape", "items"}:
-        return False
-    value, shape, items = description["value"], description["shape"], description["items"]
-    return (
-        description["kind"] in answers.KINDS
-        and _valid_text(description["type"], 400)
-        and (value is None or type(value) in (bool, int, float) or _valid_text(value, 400))
-        and (shape is None or (type(shape) is list and len(shape) <= 8 and all(type(size) is int for size in shape)))
-        and (items is None or (depth == 0 and type(items) is list and len(items) == 2
-                               and all(_valid_description(item, 1) for item in items)))
-    )
-
-
-def valid_answer(answer):
-    """True when ``answer`` has exactly the structure answers.call produces."""
-    if type(answer) is not dict or type(answer.get("changed")) is not bool:
-        return False
-    if "raised" in answer:
-        return (set(answer) == {"raised", "bases", "message", "line", "changed"}
-                and _valid_text(answer["raised"], 100) and _valid_text(answer["message"], 400)
-                and type(answer["bases"]) is list and len(answer["bases"]) <= 12
-                and all(_valid_text(base, 100) for base in answer["bases"])
-                and (answer["line"] is None or type(answer["line"]) is int))
-    return set(answer) == {"returned", "changed"} and _valid_description(answer["returned"])
-
-
 def read_answer(outcome, case_count, limits):
     """("answers", [answer per case]) or ("problem", message) from a sandbox run's Outcome."""
     if outcome.timed_out:
@@ -168,6 +141,9 @@ def read_answer(outcome, case_count, limits):
         return "problem", (f"unreadable answer: the cell sent more than {limits.answer_bytes:,} bytes to the "
                            "grader's channel")
     lines = outcome.output.splitlines()
+    if outcome.out_of_memory and not lines:
+        return "problem", (f"it ran out of memory: its processes together may use {limits.memory_bytes / 2**30:g} GiB, "
+                           "and the kernel stopped one")
     if not lines:
         return "problem", (f"the cell ended without an answer (exit code {outcome.exit_code}): sys.exit, os._exit, "
                            "a crash, or a kill for exceeding a memory, CPU or process limit")
@@ -178,7 +154,7 @@ def read_answer(outcome, case_count, limits):
     if type(message) is dict and set(message) == {"error"} and _valid_text(message["error"], 600):
         return "problem", message["error"]
     if (type(message) is not dict or set(message) != {"answers"} or type(message["answers"]) is not list
-            or len(message["answers"]) != case_count or not all(valid_answer(item) for item in message["answers"])):
+            or len(message["answers"]) != case_count or not all(answers.is_answer(item) for item in message["answers"])):
         return "problem", "unreadable answer: what the grading process sent does not have the answers' structure"
     return "answers", message["answers"]
 
@@ -203,7 +179,11 @@ def grade_exercise(exercise, source, context, sandbox, slot=0):
     kind, content = read_answer(outcome, len(case_set.cases), sandbox.limits)
     if kind == "problem":
         return _result(0, max_points, content)
-    message = case_set.message(content)
+    try:
+        message = case_set.message(content)
+    except Exception as error:  # noqa: BLE001 - a grader bug must cost one exercise, not the folder's report
+        return _result(0, max_points, f"the answers could not be checked (the grader failed: {type(error).__name__}); "
+                                      "report this to the course staff")
     return _result(max_points if message is None else 0, max_points, message)
 
 
@@ -235,6 +215,9 @@ def grade_all(paths, context, sandbox, workers=1):
         slot = slots.get()
         try:
             return grade_exercise(exercise, read[path].sources.get(exercise), context, sandbox, slot)
+        except Exception as error:  # noqa: BLE001 - the folder's other submissions are still graded
+            return _result(0, context.points[exercise], f"this exercise could not be graded ({type(error).__name__}: "
+                                                        f"{error}); report this to the course staff")
         finally:
             slots.put(slot)
 
@@ -275,8 +258,8 @@ def write_reports(reports, json_path, exercises, gradebook=False):
     writer = csv.writer(table)
     writer.writerow(["submission", *exercises, "total", "max_total"])
     for report in reports:
-        writer.writerow([report["submission"], *(report["exercises"][name]["points"] for name in exercises),
-                         report["total"], report["max_total"]])
+        writer.writerow([submissions.spreadsheet_cell(report["submission"]),
+                         *(report["exercises"][name]["points"] for name in exercises), report["total"], report["max_total"]])
     csv_path = Path(json_path).with_suffix(".csv")
     _write_atomically(csv_path, table.getvalue())
     return csv_path

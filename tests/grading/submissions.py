@@ -11,12 +11,12 @@ import json
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SIZE_LIMIT_BYTES = 20_000_000  # JupyterLab's notebooks for this course are about 30 kB to 2 MB
 CELL_SOURCE_LIMIT = 1_000_000  # characters of one graded cell
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class UnreadableSubmission(Exception):
@@ -32,8 +32,30 @@ class GradedCells:
 
 
 def clean_text(text, limit=500):
-    """``text`` without control characters (no terminal escapes in reports), cut to ``limit``."""
-    return CONTROL_CHARACTERS.sub("?", str(text))[:limit]
+    """``text`` on one line, without control or invisible formatting characters (no terminal
+    escapes, no fake lines, no right-to-left overrides in reports), cut to ``limit``."""
+    return "".join("?" if unicodedata.category(character) in ("Cc", "Cf", "Cs", "Zl", "Zp") else character
+                   for character in str(text)[:limit])
+
+
+def spreadsheet_cell(text):
+    """``text`` for a CSV cell: cleaned, and never read as a formula by a spreadsheet."""
+    text = clean_text(text, 1000)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def as_python(source):
+    """A cell's source as the Python IPython itself would run: magics such as ``%%time``,
+    ``%matplotlib`` or ``!pip`` become ``get_ipython()`` calls (the sandbox runs the body of
+    ``%%time``-like cell magics and skips the rest; see child.py). A pure string transformation."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    if not re.search(r"^\s*[%!]", source, re.M):
+        return source
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - IPython could not parse it; Python will say what is wrong
+        return source
 
 
 def find_submissions(path):
@@ -163,9 +185,9 @@ def read_graded_cells(path, exercises):
                 numbers = ", ".join(str(number) for number, _ in found)
                 notes.append(f"cells {numbers} all carry grade_id {exercise!r}; the last one was graded. "
                              "Delete the copies (nbgrader refuses duplicate grade_ids).")
-            sources[exercise] = found[-1][1]
+            sources[exercise] = as_python(found[-1][1])
         elif exercise in by_definition:
-            sources[exercise] = by_definition[exercise]
+            sources[exercise] = as_python(by_definition[exercise])
         if len(sources.get(exercise, "")) > CELL_SOURCE_LIMIT:
             raise UnreadableSubmission(f"the {exercise} cell is over {CELL_SOURCE_LIMIT:,} characters")
     return GradedCells(sources, notes)
