@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import inception_blocks
+from quiet_tensorflow import import_tensorflow
 
 MODEL_DIR = Path(__file__).resolve().parent / "keras-facenet-h5"
 ARCHITECTURE_PATH = MODEL_DIR / "model.json"
@@ -82,9 +83,7 @@ def read_graph_constants(graph_path):
         (constants, epsilon): ``constants`` maps node names (without the ``InceptionResnetV1/``
         scope) to numpy arrays; ``epsilon`` is the FusedBatchNorm's epsilon (a float).
     """
-    import fr_utils
-
-    tf = fr_utils.import_tensorflow()
+    tf = import_tensorflow()
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(Path(graph_path).read_bytes())
     constants, epsilon = {}, None

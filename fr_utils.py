@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from quiet_tensorflow import import_tensorflow  # noqa: F401 - also the notebook's way to import it
+
 PROJECT_DIR = Path(__file__).resolve().parent
 IMAGES_DIR = PROJECT_DIR / "images"
 DATABASE_DIR = IMAGES_DIR / "database"
@@ -63,35 +65,6 @@ class SeveralFacesWarning(UserWarning):
 
 # ---------------------------------------------------------------------------------------------
 # The network
-
-
-def import_tensorflow():
-    """TensorFlow, imported without the lines its C++ core prints at start-up on a machine with
-    no GPU ("All log messages before absl::InitializeLog()", "Could not find cuda drivers",
-    "failed call to cuInit"). TF_CPP_MIN_LOG_LEVEL does not reach those (they come before
-    TensorFlow reads it), so the process's standard error is sent to /dev/null while TensorFlow
-    loads and probes for GPUs. Python errors still surface as exceptions.
-
-    Returns:
-        The ``tensorflow`` module.
-    """
-    import sys
-
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")  # the CUDA probe, and its messages, happen now
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-    return tf
 
 
 def warn_once(message, category):

@@ -22,8 +22,12 @@ Data flow, for one 160x160 face crop standardised to about [-1, 1]:
                   -> L2 normalisation -> (512,) unit-length embedding
 """
 
-import keras
-from keras import layers
+from quiet_tensorflow import import_tensorflow
+
+import_tensorflow()  # before Keras loads it, without TensorFlow's start-up lines
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
 
 INPUT_SHAPE = (160, 160, 3)
 EMBEDDING_SIZE = 512

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.grading import grader, sandbox
+from tests.grading import grader, sandbox, submissions
 from tests.grading.fixtures import attacks, make_fixtures
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ MADE_AT_TEST_TIME = {
 }
 # Names that would break a gradebook or a terminal: each holds a copy of the solved notebook.
 HOSTILE_NAMES = {
-    "formula": "=HYPERLINK(\"http://example.invalid\").ipynb",
+    "formula": "=HYPERLINK(\"example.invalid\").ipynb",
     "terminal escape and a new line": "\x1b[2J\nfake line.ipynb",
     "not UTF-8": os.fsdecode(b"bad\xff.ipynb"),
 }
@@ -243,7 +243,9 @@ def test_gradebook_and_summary(class_run):
         rows = list(csv.DictReader(handle))
     exercises = list(grader.exercises_and_points())
     assert list(rows[0]) == ["submission", *exercises, "total", "max_total"]
-    assert [row["submission"] for row in rows] == sorted(row["submission"] for row in rows)
+    graded = json.loads((class_run["report_dir"] / "grades.json").read_text())
+    assert [row["submission"] for row in rows] == [submissions.spreadsheet_cell(report["submission"]) for report in graded]
+    assert [report["submission"] for report in graded] == sorted(report["submission"] for report in graded)
     solved = next(row for row in rows if row["submission"].endswith("/solved.ipynb"))
     points = grader.exercises_and_points()
     assert [int(solved[name]) for name in exercises] == [points[name] for name in exercises]

@@ -14,6 +14,7 @@ at the root), each run gets its own, under one folder per grader process:
 sandbox then keeps its per-process limits only, and the grader says so.
 """
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ class Cgroups:
         self.root = Path(root)
         self.name = f"facenet-grading-{os.getpid()}"
         self.version, self.bases, self.problem = None, {}, None
-        self._count = 0
+        self._runs = itertools.count(1)  # next() on it is atomic: workers create cgroups at once
         try:
             own = _own_paths(proc_cgroup if proc_cgroup is not None else Path("/proc/self/cgroup").read_text())
             if (self.root / "cgroup.controllers").is_file():
@@ -85,10 +86,10 @@ class Cgroups:
 
     def create(self):
         """A new cgroup with the limits set; returns its folders (one per hierarchy)."""
-        self._count += 1
+        run = next(self._runs)
         folders = []
         for controller, base in self.bases.items():
-            folder = base / f"run-{self._count}"
+            folder = base / f"run-{run}"
             folder.mkdir()
             folders.append(folder)
             if self.version == 2:
