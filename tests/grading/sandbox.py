@@ -68,6 +68,7 @@ REFUSED_SYSCALLS = (
     "perf_event_open", "userfaultfd", "ptrace",
 )
 CLONE_NEWUSER = 0x10000000
+LOADER_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 
 
 def sandbox_uid(slot):
@@ -95,7 +96,6 @@ def write_seccomp_filter(path):
     refuse.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     with open(path, "wb") as handle:
         refuse.export_bpf(handle)
-LOADER_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 
 
 class SandboxUnavailable(RuntimeError):
