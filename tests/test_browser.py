@@ -175,7 +175,11 @@ class TestJupyterLab:
         camera = next(index for index, cell in enumerate(notebook.cells) if "print_camera_table" in cell.source)
         summary = re.search(r"(\d+) of (\d+) as the manifest says", cells[camera]["text"])
         assert summary and summary.groups() == ("16", "16"), cells[camera]["text"][-2000:]
-        page.locator(".jp-Notebook .jp-Notebook-cell").nth(camera).scroll_into_view_if_needed()
+        camera_cell = page.locator(".jp-Notebook .jp-Notebook-cell").nth(camera)
+        camera_cell.scroll_into_view_if_needed()
+        # JupyterLab draws only the cells in view: wait until this one's table is drawn.
+        camera_cell.locator(".jp-OutputArea-output", has_text="as the manifest says").wait_for(state="visible")
+        page.wait_for_timeout(300)
         screenshot(page, "lab-2-camera-table.png")
 
         # The progress bar of the LFW encoding is a widget, run to the end (0/0 when all is cached).
