@@ -218,6 +218,12 @@ def triplet_loss__one_loss_per_triplet(y_true, y_pred, alpha=0.2):
     return tf.maximum(pos_dist - neg_dist + alpha, 0.0)
 
 
+@mistake("triplet_loss returned 0, but some of these triplets still violate the margin (their basic_loss "
+         "is above 0): return the sum over the triplets of max(basic_loss, 0), computed from y_pred.")
+def triplet_loss__returns_zero(y_true, y_pred, alpha=0.2):
+    return tf.constant(0.0)
+
+
 @mistake("The embeddings are in y_pred = [anchor, positive, negative]; y_true is unused (Keras "
          "passes labels there, the tests pass None).")
 def triplet_loss__reads_y_true(y_true, y_pred, alpha=0.2):
