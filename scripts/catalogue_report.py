@@ -13,8 +13,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from tests import catalogue, exercise_checks
 
 
@@ -32,8 +30,7 @@ def main():
     reports = {}
     if arguments.grades:
         reports = {Path(report["submission"]).stem: report for report in json.loads(arguments.grades.read_text())}
-    vector = np.random.default_rng(0).normal(size=512)
-    encoding = (vector / np.linalg.norm(vector)).astype(np.float32)
+    encoding = exercise_checks.stand_in_encoding(0)
     print("| exercise | mistake | public test says | grader: points, message |")
     print("| --- | --- | --- | --- |")
     for entry in catalogue.MISTAKES:

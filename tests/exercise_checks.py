@@ -22,6 +22,7 @@ import threading
 
 import numpy as np
 
+import fr_utils
 from tests import answers, catalogue
 
 # Numbers are compared with this relative tolerance (float32 arithmetic on 512-d vectors).
@@ -75,6 +76,11 @@ def triplet_cases(which):
             **{part: np.stack([row[index] for row in rows]) for index, part in enumerate(("anchor", "positive", "negative"))},
         })
     return cases
+
+
+def stand_in_encoding(seed):
+    """A random unit vector of 512 float32s: a photo's encoding where no model is at hand."""
+    return _unit(np.random.default_rng(seed).normal(size=512)).astype(np.float32)
 
 
 def point_at_distance(origin, distance, seed):
@@ -202,8 +208,6 @@ def cases(exercise, which, photo=None, encoding=None, threshold=None):
 
 def load(source, exercise):
     """The function ``exercise`` defined by a cell's ``source``, run in a fresh namespace."""
-    import fr_utils
-
     tf = fr_utils.import_tensorflow()
 
     namespace = {"__name__": "exercise_cell", "np": np, "tf": tf, "THRESHOLD": None, "img_to_encoding": None}
@@ -344,8 +348,7 @@ def case_text(case, encodings):
     if case["exercise"] == "triplet_loss":
         m, d = np.shape(case["anchor"])
         return f"m={m} triplets of {d}-d embeddings with alpha={case['alpha']}"
-    encoding = np.asarray(encodings[case["photo"]], np.float64)
-    distances = {name: float(np.linalg.norm(encoding - np.asarray(vector, np.float64)))
+    distances = {name: float(fr_utils.l2_distance(encodings[case["photo"]], vector))
                  for name, vector in case["database"].items()}
     if case["exercise"] == "verify":
         if case["identity"] not in distances:

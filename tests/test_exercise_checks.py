@@ -7,7 +7,7 @@ grader builds them around the camera photos' real encodings.
 import dataclasses
 import re
 
-import numpy as np
+import nbformat
 import pytest
 
 from tests import catalogue, exercise_checks, public_tests
@@ -17,13 +17,8 @@ EXERCISES = ("triplet_loss", "verify", "who_is_it")
 THRESHOLD = 1.11
 
 
-def stand_in_encoding(seed):
-    vector = np.random.default_rng(seed).normal(size=512)
-    return (vector / np.linalg.norm(vector)).astype(np.float32)
-
-
 def case_set(exercise, which, seed=0, threshold=THRESHOLD):
-    encoding = stand_in_encoding(seed)
+    encoding = exercise_checks.stand_in_encoding(seed)
     return exercise_checks.CaseSet(exercise, exercise_checks.cases(exercise, which, "photo.jpg", encoding, threshold),
                                    {"photo.jpg": encoding})
 
@@ -83,8 +78,7 @@ def test_no_right_answer_is_zero_by_accident():
 def test_the_references_pass_and_the_notebooks_solutions_agree():
     from tests.grading.fixtures import make_fixtures
 
-    solutions = make_fixtures._exercise_cells(
-        __import__("nbformat").read(make_fixtures.make_student_notebook.SOURCE_PATH, as_version=4))
+    solutions = make_fixtures.exercise_cells(nbformat.read(make_fixtures.make_student_notebook.SOURCE_PATH, as_version=4))
     for exercise in EXERCISES:
         for which in ("public", "grader"):
             assert run_source(catalogue.REFERENCES[exercise].source, exercise, which) is None
@@ -154,7 +148,7 @@ def test_a_public_test_prints_one_line_or_raises_one_message(capsys):
 
 
 def test_a_learners_exception_shows_where_it_came_from_without_the_test_machinery(monkeypatch):
-    encoding = stand_in_encoding(0)
+    encoding = exercise_checks.stand_in_encoding(0)
     monkeypatch.setattr(public_tests, "_test_photo", lambda: "photo.jpg")
     monkeypatch.setattr(public_tests.fr_utils, "img_to_encoding", lambda path, model, *rest, **keywords: encoding.copy())
     crashing = exercise_checks.load(CRASHES, "who_is_it")
@@ -168,7 +162,7 @@ def test_a_learners_exception_shows_where_it_came_from_without_the_test_machiner
 
 
 def test_public_tests_see_thresholds_of_their_own_and_put_the_learners_back(monkeypatch):
-    encoding = stand_in_encoding(0)
+    encoding = exercise_checks.stand_in_encoding(0)
     monkeypatch.setattr(public_tests, "_test_photo", lambda: "photo.jpg")
     monkeypatch.setattr(public_tests.fr_utils, "img_to_encoding", lambda path, model, *rest, **keywords: encoding.copy())
     function = exercise_checks.load(catalogue.REFERENCES["verify"].source, "verify")

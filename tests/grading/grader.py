@@ -16,6 +16,7 @@ once per run, here; the sandboxes get encodings as plain numbers.
 """
 
 import csv
+import functools
 import io
 import json
 import math
@@ -71,7 +72,7 @@ def _plain(value):
     return value
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity, for the cache of _plain_cases
 class GradingContext:
     """What every submission is graded against, computed once per run."""
 
@@ -119,9 +120,14 @@ class GradingContext:
 
     def job(self, exercise, source):
         """The plain-data job for one exercise of one submission (see child.py)."""
+        return dict(self._plain_cases(exercise), exercise=exercise, source=source)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one context per run; the cases never change
+    def _plain_cases(self, exercise):
+        """The exercise's cases and photo encodings as JSON-ready data, made once per run."""
         case_set = self.case_sets[exercise]
         photos = {case["photo"] for case in case_set.cases if "photo" in case}
-        return {"exercise": exercise, "source": source, "cases": [_plain(case) for case in case_set.cases],
+        return {"cases": [_plain(case) for case in case_set.cases],
                 "encodings": {photo: _plain(case_set.encodings[photo]) for photo in sorted(photos)}}
 
 
