@@ -17,10 +17,12 @@ import json
 import shutil
 from pathlib import Path
 
-import fr_utils
+import embeddings
+import faces
 import lfw
+import settings
 
-SELECTION_PATH = fr_utils.IMAGES_DIR / "lfw_selection.json"
+SELECTION_PATH = settings.IMAGES_DIR / "lfw_selection.json"
 MANIFEST_NAME = "manifest.csv"
 BUILT_FROM_NAME = "built_from.json"  # where images/ came from: LFW (and which selection) or a folder
 UNKNOWN = "unknown"
@@ -32,13 +34,13 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 DECISION_MARGIN = 0.15
 
 
-def images_ready(images_dir=fr_utils.IMAGES_DIR):
+def images_ready(images_dir=settings.IMAGES_DIR):
     """True when the database folder and the camera manifest exist."""
     images_dir = Path(images_dir)
     return any(database_photos(images_dir / "database")) and (images_dir / "camera" / MANIFEST_NAME).is_file()
 
 
-def database_photos(database_dir=fr_utils.DATABASE_DIR):
+def database_photos(database_dir=settings.DATABASE_DIR):
     """{identity: photo path} for the photos of a database folder, sorted by identity."""
     database_dir = Path(database_dir)
     if not database_dir.is_dir():
@@ -50,7 +52,7 @@ def database_photos(database_dir=fr_utils.DATABASE_DIR):
     }
 
 
-def read_manifest(camera_dir=fr_utils.CAMERA_DIR):
+def read_manifest(camera_dir=settings.CAMERA_DIR):
     """[(photo path, identity)] from ``camera/manifest.csv``; identity is a name or "unknown"."""
     camera_dir = Path(camera_dir)
     manifest = camera_dir / MANIFEST_NAME
@@ -79,7 +81,7 @@ def _fresh_folders(images_dir):
     return database_dir, camera_dir
 
 
-def build_from_lfw(lfw_dir=None, selection_path=SELECTION_PATH, images_dir=fr_utils.IMAGES_DIR):
+def build_from_lfw(lfw_dir=None, selection_path=SELECTION_PATH, images_dir=settings.IMAGES_DIR):
     """Copy the selected LFW photos into ``images_dir``.
 
     Args:
@@ -112,7 +114,7 @@ def _write_built_from(images_dir, record):
     (Path(images_dir) / BUILT_FROM_NAME).write_text(json.dumps(record) + "\n")
 
 
-def built_from(images_dir=fr_utils.IMAGES_DIR):
+def built_from(images_dir=settings.IMAGES_DIR):
     """What ``images_dir`` was built from: {"source": "lfw", "selection_sha256"} or {"source": folder};
     {} when unknown (built by an older version)."""
     path = Path(images_dir) / BUILT_FROM_NAME
@@ -122,10 +124,10 @@ def built_from(images_dir=fr_utils.IMAGES_DIR):
         return {}
 
 
-def build_from_folder(folder, images_dir=fr_utils.IMAGES_DIR):
+def build_from_folder(folder, images_dir=settings.IMAGES_DIR):
     """Use an instructor's own photos: ``folder`` holds database/ and camera/ as described above.
 
-    Each photo is read once (``fr_utils.read_image``) so that a damaged file is reported now,
+    Each photo is read once (``faces.read_image``) so that a damaged file is reported now,
     with its name, rather than in the middle of the notebook.
     """
     folder = Path(folder)
@@ -140,7 +142,7 @@ def build_from_folder(folder, images_dir=fr_utils.IMAGES_DIR):
             f"{folder / 'database'}; use one of {sorted(photos)} or '{UNKNOWN}'."
         )
     for path in list(photos.values()) + [path for path, _ in manifest]:
-        fr_utils.read_image(path)
+        faces.read_image(path)
     database_dir, camera_dir = _fresh_folders(images_dir)
     for identity, path in photos.items():
         shutil.copyfile(path, database_dir / path.name)
@@ -150,21 +152,22 @@ def build_from_folder(folder, images_dir=fr_utils.IMAGES_DIR):
     _write_built_from(images_dir, {"source": str(folder.resolve())})
 
 
-def ensure_images(images_dir=fr_utils.IMAGES_DIR):
+def ensure_images(images_dir=settings.IMAGES_DIR):
     """Build the photos from LFW unless they are there (the notebook's first cell). Photos built
     from an older LFW selection are rebuilt; an instructor's own photos are kept."""
+    settings.require_project_dir()  # the selection and the photos live in the clone
     record = built_from(images_dir)
     stale = record.get("source") == "lfw" and record.get("selection_sha256") != _sha256(SELECTION_PATH)
     if not images_ready(images_dir) or stale:
         build_from_lfw(images_dir=images_dir)
 
 
-def build_database(model, database_dir=fr_utils.DATABASE_DIR, **options):
+def build_database(model, database_dir=settings.DATABASE_DIR, **options):
     """{identity: (512,) float32 unit-length embedding} for every photo of the database folder.
 
-    Embeddings come from ``fr_utils.encode_images``, cached by photo content and weights, so a
+    Embeddings come from ``embeddings.encode_images``, cached by photo content and weights, so a
     changed photo or new weights are encoded again and the rest is read from the cache.
     """
     photos = database_photos(database_dir)
-    embeddings = fr_utils.encode_images(list(photos.values()), model, progress=False, **options)
-    return dict(zip(photos, embeddings))
+    vectors = embeddings.encode_images(list(photos.values()), model, progress=False, **options)
+    return dict(zip(photos, vectors))

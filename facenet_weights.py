@@ -7,7 +7,7 @@ OpenCV); the file is located with ``importlib.util.find_spec``.
 
 The conversion reads the GraphDef's constants and copies them into the layers of
 ``inception_blocks.inception_resnet_v1()`` by name. It runs by itself the first time
-``fr_utils.load_facenet()`` needs the weights, or explicitly:
+``embeddings.load_facenet()`` needs the weights, or explicitly:
 
     python facenet_weights.py            # convert if missing or damaged
     python facenet_weights.py --force    # convert again
@@ -18,19 +18,18 @@ refused with a message, and ``ensure_weights`` rebuilds it.
 """
 
 import argparse
-import hashlib
 import importlib.util
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+import files
 import inception_blocks
 from quiet_tensorflow import import_tensorflow
+from settings import MODEL_DIR
 
-MODEL_DIR = Path(__file__).resolve().parent / "keras-facenet-h5"
 ARCHITECTURE_PATH = MODEL_DIR / "model.json"
 WEIGHTS_PATH = MODEL_DIR / "facenet_keras.weights.h5"
 WEIGHTS_RECORD_PATH = MODEL_DIR / "facenet_keras.weights.json"
@@ -44,15 +43,6 @@ GRAPH_SCOPE = "InceptionResnetV1/"
 
 class WeightsError(RuntimeError):
     """The weights cannot be found, read or trusted; the message says how to recover."""
-
-
-def sha256_of_file(path):
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def frozen_graph_path():
@@ -130,7 +120,7 @@ def convert(graph_path, weights_path=WEIGHTS_PATH, record_path=WEIGHTS_RECORD_PA
     Returns:
         The SHA-256 (hex) of the written weights file.
     """
-    source_sha256 = sha256_of_file(graph_path)
+    source_sha256 = files.sha256_of_file(graph_path)
     if source_sha256 != SOURCE_SHA256:
         raise WeightsError(
             f"{graph_path} is not the file of {SOURCE_PACKAGE} (SHA-256 {source_sha256}). "
@@ -146,22 +136,15 @@ def convert(graph_path, weights_path=WEIGHTS_PATH, record_path=WEIGHTS_RECORD_PA
         if arrays is not None:
             layer.set_weights(arrays)
 
-    weights_path = Path(weights_path)
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename, so an interrupted conversion never leaves a
-    # half-written file under the real name.
-    handle, temporary = tempfile.mkstemp(suffix=".weights.h5", dir=weights_path.parent)
-    os.close(handle)
-    try:
+    # Keras writes to a path: a scratch file first, then one atomic write under the real name,
+    # so an interrupted conversion never leaves a half-written file there.
+    with tempfile.TemporaryDirectory() as scratch:
+        temporary = Path(scratch) / "facenet.weights.h5"
         model.save_weights(temporary, overwrite=True)
-        weights_sha256 = sha256_of_file(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, weights_path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        files.atomic_write(weights_path, temporary.read_bytes())
+    weights_sha256 = files.sha256_of_file(weights_path)
     record = {"sha256": weights_sha256, "source": SOURCE_PACKAGE, "source_sha256": source_sha256}
-    Path(record_path).write_text(json.dumps(record, indent=2) + "\n")
+    files.atomic_write(record_path, json.dumps(record, indent=2) + "\n")
     return weights_sha256
 
 
@@ -183,7 +166,7 @@ def check_weights(weights_path=WEIGHTS_PATH, record_path=WEIGHTS_RECORD_PATH):
         raise WeightsError(
             f"{record_path} is damaged ({error}). Rebuild: python facenet_weights.py --force"
         ) from error
-    actual = sha256_of_file(weights_path)
+    actual = files.sha256_of_file(weights_path)
     if actual != expected:
         raise WeightsError(
             f"{weights_path} does not match its recorded SHA-256 (it may be truncated or "

@@ -124,7 +124,7 @@ def mixed_7a(x, name="Mixed_7a"):
 
 
 def inception_resnet_v1(name="inception_resnet_v1"):
-    """Build the FaceNet network (random weights; see ``fr_utils.load_facenet`` for trained ones).
+    """Build the FaceNet network (random weights; see ``embeddings.load_facenet`` for trained ones).
 
     Returns:
         A ``keras.Model`` taking a float32 batch of standardised face crops, shape

@@ -1,4 +1,5 @@
-"""Labeled Faces in the Wild: where the photos are, the official pairs, and the 10-fold protocol.
+"""Labeled Faces in the Wild: where the photos are (a folder of yours, or a checked download), the
+official pairs files, and who has how many photos. The 10-fold protocol is in ``distances.py``.
 
 The folder comes from the environment variable ``LFW_DIR`` (CI sets it to the shared, read-only
 copy). Without it, ``lfw_root()`` downloads LFW once into ``~/.cache/facenet-course/lfw``: the
@@ -15,20 +16,11 @@ Layout read (as in LFW's README): ``<variant>/<Name>/<Name>_NNNN.jpg`` beside ``
 where the variant is ``lfw-deepfunneled``, ``lfw_funneled``, ``lfw-funneled`` or ``lfw``.
 """
 
-import hashlib
-import http.client
 import os
-import shutil
-import socket
-import tarfile
-import tempfile
-import urllib.error
-import urllib.request
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import files
 
 LFW_DIR_ENV = "LFW_DIR"
 DEFAULT_LFW_HOME = Path.home() / ".cache" / "facenet-course" / "lfw"
@@ -62,10 +54,6 @@ LFW_SOURCES = {
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
 # Written last into the download folder; lfw_root() trusts the folder only when it is there.
 COMPLETE_MARKER = ".lfw-complete"
-PART_SUFFIX = ".part"
-UNPACKING_PREFIX = ".unpacking-"
-DOWNLOAD_TIMEOUT = 60  # seconds without a byte from the server before giving up
-CHUNK_BYTES = 1 << 20
 
 
 class LFWNotFoundError(FileNotFoundError):
@@ -106,11 +94,7 @@ def photos_dir(root):
 
 
 # ---------------------------------------------------------------------------------------------
-# Downloading
-
-
-class _Failure(Exception):
-    """One download step failed (the argument says how); ``fetch_lfw`` makes it an LFWDownloadError."""
+# Downloading (with files.download and files.unpack_tar)
 
 
 def _sources(sources):
@@ -118,21 +102,17 @@ def _sources(sources):
     return {name: (entry[0], entry[1], entry[2] if len(entry) > 2 else None) for name, entry in sources.items()}
 
 
-def _megabytes(count):
-    return f"{count / 1e6:.1f} MB" if count < 10e6 else f"{count / 1e6:.0f} MB"
-
-
 def _download_size(sources):
     """'about 233 MB (lfw-funneled.tgz 233 MB, 3 small files 0.2 MB)', or '' when unknown."""
     sizes = {name: size for name, (_, _, size) in sources.items() if size}
     if not sizes:
         return ""
-    large = [f"{name} {_megabytes(size)}" for name, size in sizes.items() if size >= 1e6]
+    large = [f"{name} {files.megabytes(size)}" for name, size in sizes.items() if size >= 1e6]
     small = [size for size in sizes.values() if size < 1e6]
     if small:
         count = f"{len(small)} small file{'s' if len(small) > 1 else ''}"
-        large.append(f"{count} {_megabytes(sum(small))}")
-    return f"about {_megabytes(sum(sizes.values()))} ({', '.join(large)})"
+        large.append(f"{count} {files.megabytes(sum(small))}")
+    return f"about {files.megabytes(sum(sizes.values()))} ({', '.join(large)})"
 
 
 def _marker_text(sources):
@@ -149,102 +129,6 @@ def _is_complete(home, sources):
         return (Path(home) / "pairs.txt").is_file()
     except (OSError, LFWNotFoundError):
         return False
-
-
-def _sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _remove(path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _remove_leftovers(home):
-    """What an interrupted earlier run may have left: partial files, half-unpacked folders."""
-    for path in list(home.glob(f"*{PART_SUFFIX}")) + list(home.glob(f"{UNPACKING_PREFIX}*")):
-        _remove(path)
-
-
-def _describe(error):
-    """A short, plain account of a network or file error."""
-    reason = getattr(error, "reason", None)
-    if isinstance(error, urllib.error.HTTPError):
-        return f"the server answered HTTP {error.code} ({error.reason})"
-    if isinstance(reason, socket.gaierror) or isinstance(error, socket.gaierror):
-        return f"the server's name could not be looked up: no network connection? ({reason or error})"
-    if isinstance(reason, (TimeoutError, socket.timeout)) or isinstance(error, (TimeoutError, socket.timeout)):
-        return f"the server sent nothing for {DOWNLOAD_TIMEOUT} s: the host may be down or the network too slow"
-    if isinstance(reason, ConnectionError) or isinstance(error, ConnectionError):
-        return f"the connection failed: the host may be down ({reason or error})"
-    if isinstance(reason, FileNotFoundError):
-        return f"there is no such file ({reason})"
-    if isinstance(error, http.client.IncompleteRead):
-        return f"the connection ended early, after {_megabytes(len(error.partial))} of the file"
-    return f"{type(error).__name__}: {reason or error}"
-
-
-def _download(name, address, sha256, destination, progress):
-    """Copy ``address`` to ``destination`` through ``<destination>.part``, renamed once verified."""
-    from tqdm.auto import tqdm
-
-    part = destination.with_name(destination.name + PART_SUFFIX)
-    digest, received = hashlib.sha256(), 0
-    try:
-        with urllib.request.urlopen(address, timeout=DOWNLOAD_TIMEOUT) as response, open(part, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1000,
-                      disable=not progress) as bar:
-                for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-        if total is not None and received < total:
-            raise _Failure(f"the connection ended early, after {_megabytes(received)} of {_megabytes(total)}")
-        if digest.hexdigest() != sha256:
-            raise _Failure(
-                f"the {_megabytes(received)} received do not match the file's SHA-256 checksum: "
-                f"the file is corrupted or incomplete, and was deleted"
-            )
-        os.replace(part, destination)
-    except (OSError, http.client.HTTPException) as error:
-        raise _Failure(_describe(error)) from None
-    finally:
-        part.unlink(missing_ok=True)
-
-
-def _safe_members(tar):
-    """For Pythons without tarfile's "data" filter: refuse links and paths that leave the folder."""
-    for member in tar.getmembers():
-        path = Path(member.name)
-        if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
-            raise tarfile.TarError(f"unsafe entry {member.name!r}: a link, or a path leaving the folder")
-    return tar.getmembers()
-
-
-def _unpack(archive, home):
-    """Unpack ``archive`` into a temporary folder in ``home``, then move its entries into place."""
-    staging = Path(tempfile.mkdtemp(prefix=UNPACKING_PREFIX, dir=home))
-    try:
-        with tarfile.open(archive) as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(staging, filter="data")
-            else:
-                tar.extractall(staging, members=_safe_members(tar))
-        for entry in sorted(staging.iterdir()):
-            _remove(home / entry.name)
-            os.replace(entry, home / entry.name)
-    except (tarfile.TarError, EOFError, zlib.error) as error:
-        raise _Failure(f"the archive could not be unpacked ({type(error).__name__}: {error})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _error_message(what, name, address, home, sources):
@@ -290,13 +174,13 @@ def fetch_lfw(home=DEFAULT_LFW_HOME, sources=None, progress=True):
     try:
         home.mkdir(parents=True, exist_ok=True)
         (home / COMPLETE_MARKER).unlink(missing_ok=True)
-        _remove_leftovers(home)
+        files.remove_leftovers(home)
         archives = [entry for entry in sources if entry.endswith(ARCHIVE_SUFFIXES)]
         # A file already there is used only if its checksum is right (an older version of this
         # code downloaded in place, so a file at its final name may be partial).
         needed = [
             entry for entry in sources
-            if not (home / entry).is_file() or _sha256_of(home / entry) != sources[entry][1]
+            if not (home / entry).is_file() or files.sha256_of_file(home / entry) != sources[entry][1]
         ]
         if needed and progress:
             size = _download_size({entry: sources[entry] for entry in needed})
@@ -307,19 +191,19 @@ def fetch_lfw(home=DEFAULT_LFW_HOME, sources=None, progress=True):
             )
         for name in needed:
             address, sha256, _ = sources[name]
-            _remove(home / name)
-            _download(name, address, sha256, home / name, progress)
+            files.remove(home / name)
+            files.download(address, home / name, sha256, progress)
         for name in archives:
             address = sources[name][0]
-            _unpack(home / name, home)
+            files.unpack_tar(home / name, home)
         name = address = None
         (home / COMPLETE_MARKER).write_text(_marker_text(sources))
         for archive in archives:  # unpacked and no longer needed; frees its space
             (home / archive).unlink(missing_ok=True)
-    except _Failure as failure:
+    except files.TransferFailed as failure:
         raise LFWDownloadError(_error_message(str(failure), name, address, home, sources)) from None
     except KeyboardInterrupt:
-        _remove_leftovers(home)
+        files.remove_leftovers(home)
         raise LFWDownloadError(
             _error_message("interrupted (Ctrl-C or the kernel was interrupted)", name, address, home, sources)
         ) from None
@@ -399,103 +283,3 @@ def people_with_photos(root, minimum=1):
             if len(photos) >= minimum:
                 people[folder.name] = photos
     return people
-
-
-# ---------------------------------------------------------------------------------------------
-# The protocol: threshold chosen on 9 folds, accuracy on the 10th
-
-
-def pair_distances(first, second, metric="l2", mean=None):
-    """Distances between rows of two (N, 512) arrays.
-
-    Args:
-        metric: "l2" (L2 distance) or "cosine" (1 - cosine similarity).
-        mean: a (512,) vector subtracted from both sides first (Sandberg's --subtract_mean).
-
-    Returns:
-        float64 array (N,).
-    """
-    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
-    if mean is not None:
-        first, second = first - mean, second - mean
-    if metric == "l2":
-        return np.linalg.norm(first - second, axis=1)
-    if metric == "cosine":
-        similarity = np.sum(first * second, axis=1) / (
-            np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1)
-        )
-        return 1.0 - similarity
-    raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}.")
-
-
-def best_threshold(distances, same):
-    """The distance threshold with the highest accuracy, deciding "same" when distance < it.
-
-    Candidates are the midpoints between consecutive sorted distances (and the two ends), so the
-    chosen threshold sits in the middle of the gap rather than on a training pair.
-    """
-    order = np.argsort(distances)
-    ordered, matching = np.asarray(distances, np.float64)[order], np.asarray(same, bool)[order]
-    candidates = np.concatenate([[ordered[0] - 1e-6], (ordered[:-1] + ordered[1:]) / 2, [ordered[-1] + 1e-6]])
-    # Threshold k accepts the k smallest distances: correct are the matching ones among them
-    # plus the non-matching ones above.
-    accepted_matching = np.concatenate([[0], np.cumsum(matching)])
-    rejected_different = np.sum(~matching) - np.concatenate([[0], np.cumsum(~matching)])
-    accuracy = (accepted_matching + rejected_different) / len(matching)
-    return float(candidates[int(np.argmax(accuracy))])
-
-
-def threshold_at_far(distances, same, far):
-    """The largest threshold whose false accept rate on these pairs is at most ``far``."""
-    different = np.sort(np.asarray(distances)[~np.asarray(same, bool)])
-    allowed = int(np.floor(far * len(different)))
-    return float(different[allowed]) if allowed < len(different) else float(different[-1])
-
-
-def evaluate_protocol(first, second, same, folds, metric="l2", subtract_mean=False, far=1e-3):
-    """LFW's 10-fold protocol on embedding pairs.
-
-    For each fold: choose the accuracy-maximising threshold (and the threshold at false accept
-    rate ``far``) on the other folds, then measure on this one.
-
-    Args:
-        first, second: (N, 512) embeddings of each pair's two photos.
-        same: (N,) bools. folds: (N,) fold index of each pair.
-        metric, subtract_mean: see ``pair_distances``; the mean comes from the training folds.
-
-    Returns:
-        dict with accuracy_mean, accuracy_std, per-fold accuracies, thresholds, val_at_far
-        (mean TAR at the FAR target), far (mean measured FAR), auc (on all pairs).
-    """
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import PredefinedSplit
-
-    same, folds = np.asarray(same, bool), np.asarray(folds)
-    accuracies, thresholds, validation_rates, false_accept_rates = [], [], [], []
-    all_distances = np.zeros(len(same))
-    for train, test in PredefinedSplit(folds).split():
-        mean = None
-        if subtract_mean:
-            mean = np.mean(np.concatenate([first[train], second[train]]), axis=0)
-        train_distances = pair_distances(first[train], second[train], metric, mean)
-        test_distances = pair_distances(first[test], second[test], metric, mean)
-        all_distances[test] = test_distances
-        threshold = best_threshold(train_distances, same[train])
-        accuracies.append(np.mean((test_distances < threshold) == same[test]))
-        thresholds.append(threshold)
-        far_threshold = threshold_at_far(train_distances, same[train], far)
-        accepted = test_distances < far_threshold
-        validation_rates.append(np.mean(accepted[same[test]]))
-        false_accept_rates.append(np.mean(accepted[~same[test]]))
-    return {
-        "accuracy_mean": float(np.mean(accuracies)),
-        "accuracy_std": float(np.std(accuracies)),
-        "fold_accuracies": [float(value) for value in accuracies],
-        "threshold_mean": float(np.mean(thresholds)),
-        "thresholds": [float(value) for value in thresholds],
-        "val_at_far": float(np.mean(validation_rates)),
-        "val_at_far_std": float(np.std(validation_rates)),
-        "far_target": far,
-        "far_measured": float(np.mean(false_accept_rates)),
-        "auc": float(roc_auc_score(same, -all_distances)),
-    }

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-import fr_utils
-import lfw
+import settings
+from distances import l2_distance, threshold_at_far
 
 STRANGER = -1  # the label of a probe whose person is not in the gallery
 
@@ -102,7 +102,7 @@ def brute_force_search(gallery, probes):
     rows = np.zeros(len(probes), int)
     distances = np.zeros(len(probes))
     for index, probe in enumerate(probes):
-        to_everyone = fr_utils.l2_distance(probe, gallery)  # (K,)
+        to_everyone = l2_distance(probe, gallery)  # (K,)
         rows[index] = np.argmin(to_everyone)
         distances[index] = to_everyone[rows[index]]
     return rows, distances
@@ -188,7 +188,7 @@ def open_set_scores(rows, distances, labels, threshold, far=0.01):
         raise ValueError("open_set_scores needs probes of gallery people and probes of strangers.")
     right = rows[genuine] == labels[genuine]
     stranger_distances = distances[strangers]
-    at_far = lfw.threshold_at_far(stranger_distances, np.zeros(len(stranger_distances), bool), far)
+    at_far = threshold_at_far(stranger_distances, np.zeros(len(stranger_distances), bool), far)
     return {
         "rank1": float(np.mean(right)),
         "identified": float(np.mean(right & (distances[genuine] < threshold))),
@@ -207,7 +207,7 @@ def pair_false_accept_rate(gallery, strangers, threshold):
     Returns:
         A float in [0, 1], over the S * K pairs.
     """
-    accepted = sum(int(np.sum(fr_utils.l2_distance(stranger, gallery) < threshold)) for stranger in strangers)
+    accepted = sum(int(np.sum(l2_distance(stranger, gallery) < threshold)) for stranger in strangers)
     return accepted / (len(strangers) * len(gallery))
 
 
@@ -220,7 +220,7 @@ def expected_stranger_far(pair_far, people):
     return 1.0 - (1.0 - pair_far) ** np.asarray(people, np.float64)
 
 
-def gallery_sizes_table(photos, embeddings, sizes, threshold=fr_utils.VERIFICATION_THRESHOLD, far=0.01,
+def gallery_sizes_table(photos, embeddings, sizes, threshold=settings.VERIFICATION_THRESHOLD, far=0.01,
                         trials=10, seed=0, algorithm="auto", brute_force_probes=200):
     """The open-set scores and query times for galleries of several sizes.
 

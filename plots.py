@@ -4,17 +4,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-import fr_utils
+import faces
+import settings
 
 
-def show_detection(photo_path, margin=fr_utils.FACE_MARGIN):
+def show_detection(photo_path, margin=settings.FACE_MARGIN):
     """The photo with MTCNN's box and 5 landmarks, beside the 160x160 crop the network sees."""
-    image = fr_utils.read_image(photo_path)
-    detections = fr_utils.detect_faces([image])[0]
-    face = fr_utils.main_face(detections, image.shape)
+    image = faces.read_image(photo_path)
+    detections = faces.detect_faces([image])[0]
+    face = faces.main_face(detections, image.shape)
     if face is None:
-        raise fr_utils.FaceNotFoundError(f"No face found in {photo_path}.")
-    crop = fr_utils.crop_face(image, face["box"], margin)
+        raise faces.FaceNotFoundError(f"No face found in {photo_path}.")
+    crop = faces.crop_face(image, face["box"], margin)
     figure, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
     left.imshow(image)
     x, y, w, h = face["box"]
@@ -37,7 +38,7 @@ def photo_grid(paths, titles, columns=6):
     for axis in axes.ravel():
         axis.axis("off")
     for axis, path, title in zip(axes.ravel(), paths, titles):
-        axis.imshow(fr_utils.read_image(path))
+        axis.imshow(faces.read_image(path))
         axis.set_title(title, fontsize=10)
     figure.tight_layout()
     return figure

@@ -16,8 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-import fr_utils
+import distances
+import embeddings
+import faces
 import lfw
+import quiet_tensorflow
+import settings
 
 FEATURE_LAYER = "Mixed_6a"
 
@@ -41,17 +45,17 @@ def choose_people(lfw_dir, count, photos_per_person, seed=0):
 
 def feature_extractor(model):
     """A model from standardised crops (N, 160, 160, 3) to FaceNet's mid-level features (N, 896)."""
-    fr_utils.import_tensorflow()
+    quiet_tensorflow.import_tensorflow()
     import keras
 
     pooled = keras.layers.GlobalAveragePooling2D(name="mid_level_features")(model.get_layer(FEATURE_LAYER).output)
     return keras.Model(model.input, pooled)
 
 
-def mid_level_features(paths, model, cache_dir=fr_utils.CACHE_DIR):
+def mid_level_features(paths, model, cache_dir=settings.CACHE_DIR):
     """(N, 896) float32 mid-level features of the main face of each photo, cached on disk."""
     # Keyed like encode_images' cache: the photos' bytes and the weights, so a changed photo counts.
-    digest = hashlib.sha256(fr_utils.weights_sha256().encode())
+    digest = hashlib.sha256(embeddings.weights_sha256().encode())
     for path in paths:
         digest.update(Path(path).read_bytes())
     key = digest.hexdigest()[:20]
@@ -61,9 +65,9 @@ def mid_level_features(paths, model, cache_dir=fr_utils.CACHE_DIR):
     extractor = feature_extractor(model)
     features = []
     for start in range(0, len(paths), 32):
-        images = [fr_utils.read_image(path) for path in paths[start : start + 32]]
-        crops, _, _ = fr_utils.face_crops(images, on_no_face="center", warn_several=False)
-        features.append(extractor.predict(fr_utils.standardise(crops), verbose=0))
+        images = [faces.read_image(path) for path in paths[start : start + 32]]
+        crops, _, _ = faces.face_crops(images, on_no_face="center", warn_several=False)
+        features.append(extractor.predict(embeddings.standardise(crops), verbose=0))
     features = np.concatenate(features).astype(np.float32)
     cached.parent.mkdir(parents=True, exist_ok=True)
     np.save(cached, features)
@@ -150,7 +154,7 @@ def semi_hard_triplets(embeddings, labels, alpha, rng):
     """
     labels = np.asarray(labels)
     anchors, positives = anchor_positive_pairs(labels)
-    squared = fr_utils.pairwise_distances(embeddings) ** 2
+    squared = distances.pairwise_distances(embeddings) ** 2
     to_positive = squared[anchors, positives][:, None]  # (pairs, 1)
     to_others = squared[anchors]  # (pairs, B)
     semi_hard = ((labels[None, :] != labels[anchors][:, None])
@@ -182,8 +186,8 @@ def active_triplets(embeddings, anchors, positives, negatives, alpha):
         An int: the triplets that still teach something (the others have zero gradient).
     """
     embeddings = np.asarray(embeddings, np.float64)
-    to_positive = fr_utils.l2_distance(embeddings[anchors], embeddings[positives]) ** 2
-    to_negative = fr_utils.l2_distance(embeddings[anchors], embeddings[negatives]) ** 2
+    to_positive = distances.l2_distance(embeddings[anchors], embeddings[positives]) ** 2
+    to_negative = distances.l2_distance(embeddings[anchors], embeddings[negatives]) ** 2
     return int(np.sum(to_positive - to_negative + alpha > 0))
 
 
@@ -203,7 +207,7 @@ def pair_scores(embeddings, labels, far=0.01):
 
     labels = np.asarray(labels)
     upper = np.triu_indices(len(labels), 1)
-    distances = fr_utils.pairwise_distances(embeddings)[upper]
+    between = distances.pairwise_distances(embeddings)[upper]
     same = (labels[:, None] == labels[None, :])[upper]
-    threshold = lfw.threshold_at_far(distances, same, far)
-    return {"auc": float(roc_auc_score(same, -distances)), "val": float(np.mean(distances[same] < threshold))}
+    threshold = distances.threshold_at_far(between, same, far)
+    return {"auc": float(roc_auc_score(same, -between)), "val": float(np.mean(between[same] < threshold))}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from PIL import Image
 
-import fr_utils
+import faces
 
 # The Jupyter server's limit on one websocket message (tornado's websocket_max_message_size).
 UPLOAD_LIMIT_MB = 10
@@ -90,7 +90,7 @@ def check_photo(photo_bytes, name, claimed, verify, who_is_it, database, model, 
     """Run who_is_it, and verify against ``claimed``, on an uploaded photo; print the answers.
 
     Every problem is printed as a sentence that names the file, never raised: an empty file, a
-    file that is not an image, a photo of more than ``fr_utils.MAX_IMAGE_PIXELS`` pixels, a
+    file that is not an image, a photo of more than ``settings.MAX_IMAGE_PIXELS`` pixels, a
     photo without a face, or an exception in ``verify`` or ``who_is_it``.
 
     Args:
@@ -118,8 +118,8 @@ def check_photo(photo_bytes, name, claimed, verify, who_is_it, database, model, 
             return str(problem).replace(str(path), name)
 
         try:
-            image = fr_utils.read_image(path)
-        except fr_utils.ImageReadError as problem:
+            image = faces.read_image(path)
+        except faces.ImageReadError as problem:
             print(said(problem))
             return False
         except Exception as error:  # Pillow's own errors, e.g. OSError for a cut-off header
@@ -141,10 +141,10 @@ def check_photo(photo_bytes, name, claimed, verify, who_is_it, database, model, 
                           describe=lambda result: f" (distance {float(result[0]):.3f})")
             for message in dict.fromkeys(str(warning.message) for warning in noted):
                 print(f"Note: {said(message)}")  # e.g. several faces, the main one used
-        except fr_utils.FaceNotFoundError:
+        except faces.FaceNotFoundError:
             print(NO_FACE.format(name=name))
             return False
-        except fr_utils.ImageReadError as problem:
+        except faces.ImageReadError as problem:
             print(said(problem))
             return False
         except Exception as error:  # the learner's code: say what it raised, do not crash the widget

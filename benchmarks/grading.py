@@ -11,7 +11,6 @@ limits. Prints a table and writes .cache/grading_benchmark.json.
 """
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import fr_utils
+from benchmarks.results import write_results
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT_DIR / "tests" / "grading" / "fixtures" / "notebooks"
@@ -55,7 +54,7 @@ def folder_of(count, root, name="solved"):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["times", "workers", "memory"])
-    parser.add_argument("--output", type=Path, default=fr_utils.CACHE_DIR / "grading_benchmark.json")
+    parser.add_argument("--output", type=Path, help="the results file (default: .cache/benchmarks/<name>.json)")
     arguments = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,9 +83,7 @@ def main():
                 seconds, peak = grade(target, "--workers", "2")
                 results[f"grader peak memory MB: {label}"] = peak
                 print(f"grader peak memory, {label:<36} {peak:6d} MB ({seconds:.0f} s)", flush=True)
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {arguments.output}")
+    write_results("grading", results, arguments.output)
 
 
 if __name__ == "__main__":

@@ -16,16 +16,74 @@ Detections, and the embeddings of every crop and of its mirror image, are cached
 
 import argparse
 import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-import fr_utils
+import distances
+import embeddings
+import faces
 import lfw
+import settings
+from benchmarks.results import write_results
 
-BENCHMARK_CACHE = fr_utils.CACHE_DIR / "benchmark"
+BENCHMARK_CACHE = settings.CACHE_DIR / "benchmark"
+
+
+# ---------------------------------------------------------------------------------------------
+# Alignment on the 5 landmarks (the --crops aligned variant; the notebook's pipeline crops the box)
+
+# Where the 5 landmarks (eyes, nose, mouth corners) go in an aligned crop: the widely used
+# ArcFace template for tight 112x112 crops (insightface), shrunk to leave FACE_MARGIN around it.
+ALIGNMENT_TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+def similarity_transform(source, target):
+    """The rotation, uniform scale and shift mapping ``source`` points onto ``target`` (least squares).
+
+    Args:
+        source, target: (K, 2) arrays of (x, y) points.
+
+    Returns:
+        A (2, 3) matrix M with target ~ M @ [x, y, 1] (Umeyama's method, no reflection).
+    """
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    centred_source, centred_target = source - source_mean, target - target_mean
+    covariance = centred_target.T @ centred_source / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(singular) @ sign) / centred_source.var(axis=0).sum()
+    shift = target_mean - scale * rotation @ source_mean
+    return np.column_stack([scale * rotation, shift])
+
+
+def align_face(image, keypoints, margin=settings.FACE_MARGIN, size=settings.FACE_SIZE):
+    """Rotate, scale and shift the photo so that the 5 landmarks land on the template.
+
+    Args:
+        image: uint8 array (H, W, 3).
+        keypoints: MTCNN's dict of the 5 landmarks, (x, y) in pixels.
+        margin: space around the template's face, as a fraction of its size, on each side.
+        size: side of the square output, in pixels.
+
+    Returns:
+        A uint8 array (size, size, 3).
+    """
+    inner = size / (1 + 2 * margin)
+    template = ALIGNMENT_TEMPLATE_112 * inner / 112 + (size - inner) / 2
+    source = np.array([keypoints[name] for name in LANDMARKS])
+    forward = np.vstack([similarity_transform(source, template), [0, 0, 1]])
+    # Pillow wants the map from output pixels back to input pixels.
+    backward = np.linalg.inv(forward)[:2].ravel()
+    aligned = Image.fromarray(image).transform((size, size), Image.AFFINE, tuple(backward), Image.BILINEAR)
+    return np.asarray(aligned, dtype=np.uint8)
 
 
 def cached(path, compute):
@@ -49,24 +107,24 @@ def detect_all(paths, batch_size, side):
     counts = np.zeros(len(paths), int)
     landmarks = np.full((len(paths), 10), np.nan)
     for start in tqdm(range(0, len(paths), batch_size), desc="Detecting faces", unit="batch"):
-        images = [fr_utils.read_image(path) for path in paths[start : start + batch_size]]
-        for offset, (image, found) in enumerate(zip(images, fr_utils.detect_faces(images, side))):
+        images = [faces.read_image(path) for path in paths[start : start + batch_size]]
+        for offset, (image, found) in enumerate(zip(images, faces.detect_faces(images, side))):
             counts[start + offset] = len(found)
-            face = fr_utils.main_face(found, image.shape)
+            face = faces.main_face(found, image.shape)
             if face is not None:
                 boxes[start + offset] = face["box"]
-                landmarks[start + offset] = np.ravel([face["keypoints"][name] for name in fr_utils.LANDMARKS])
+                landmarks[start + offset] = np.ravel([face["keypoints"][name] for name in LANDMARKS])
     return np.column_stack([boxes, counts, landmarks])
 
 
 def crop(path, box, landmarks, margin, method):
     """One face crop: the box with a margin, or aligned on the landmarks (box crop if none)."""
-    image = fr_utils.read_image(path)
+    image = faces.read_image(path)
     if np.isnan(box[0]):
-        return fr_utils.crop_face(image, None, margin)
+        return faces.crop_face(image, None, margin)
     if method == "aligned":
-        return fr_utils.align_face(image, dict(zip(fr_utils.LANDMARKS, landmarks.reshape(5, 2))), margin)
-    return fr_utils.crop_face(image, box, margin)
+        return align_face(image, dict(zip(LANDMARKS, landmarks.reshape(5, 2))), margin)
+    return faces.crop_face(image, box, margin)
 
 
 def embed_all(paths, detections, model, margin, method, standardisation, batch_size):
@@ -81,10 +139,10 @@ def embed_all(paths, detections, model, margin, method, standardisation, batch_s
             for index in range(start, min(start + batch_size, len(paths)))
         ])
         mirrored = crops[:, :, ::-1, :]
-        result[start : start + len(crops), 0] = fr_utils.embed_crops(
+        result[start : start + len(crops), 0] = embeddings.embed_crops(
             crops, model, flip=False, batch_size=batch_size, standardisation=standardisation
         )
-        result[start : start + len(crops), 1] = fr_utils.embed_crops(
+        result[start : start + len(crops), 1] = embeddings.embed_crops(
             mirrored, model, flip=False, batch_size=batch_size, standardisation=standardisation
         )
     return result
@@ -94,17 +152,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lfw-dir", type=Path, help="LFW folder (default: $LFW_DIR, or download)")
     parser.add_argument("--pairs", default="pairs.txt", help="pairs file inside the LFW folder")
-    parser.add_argument("--margins", type=float, nargs="+", default=[fr_utils.FACE_MARGIN])
+    parser.add_argument("--margins", type=float, nargs="+", default=[settings.FACE_MARGIN])
     parser.add_argument("--standardisations", nargs="+", default=["fixed"], choices=["fixed", "per_image"])
     parser.add_argument("--crops", nargs="+", default=["box"], choices=["box", "aligned"],
                         help="box: MTCNN's box plus margin; aligned: similarity-aligned on the 5 landmarks")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--detection-side", type=int, default=fr_utils.DETECTION_SIDE,
+    parser.add_argument("--detection-side", type=int, default=settings.DETECTION_SIDE,
                         help="short side (px) of the copy MTCNN searches; 0 for the full photo")
-    parser.add_argument(
-        "--output", type=Path, default=fr_utils.CACHE_DIR / "lfw_verification.json",
-        help="where to write the JSON results",
-    )
+    parser.add_argument("--output", type=Path, help="the results file (default: .cache/benchmarks/lfw_verification.json)")
     arguments = parser.parse_args()
 
     root = arguments.lfw_dir or lfw.lfw_root()
@@ -129,23 +184,23 @@ def main():
     no_face = int(np.isnan(boxes[:, 0]).sum())
     print(f"faces: none found in {no_face} photos (central crop used), several in {int((counts > 1).sum())}")
 
-    model = fr_utils.load_facenet()
-    weights_key = fr_utils.weights_sha256()[:16]
+    model = embeddings.load_facenet()
+    weights_key = embeddings.weights_sha256()[:16]
     results = []
     grid = [(method, margin, standardisation) for method in arguments.crops
             for margin in arguments.margins for standardisation in arguments.standardisations]
     for method, margin, standardisation in grid:
         name = f"{list_key}-{weights_key}-{side}-{'' if method == 'box' else 'aligned-'}{margin}-{standardisation}"
-        embeddings = cached(
+        both = cached(
             BENCHMARK_CACHE / f"embeddings-{name}.npy",
             lambda: embed_all(paths, detections, model, margin, method, standardisation, arguments.batch_size),
         )
         # Subtracting a mean changes nothing for L2 distances, so only cosine gets that variant.
         for flip, metric, subtract_mean in [(flip, metric, subtract) for flip in (False, True)
                                             for metric, subtract in (("l2", False), ("cosine", False), ("cosine", True))]:
-            vectors = embeddings[:, 0] + embeddings[:, 1] if flip else embeddings[:, 0].copy()
+            vectors = both[:, 0] + both[:, 1] if flip else both[:, 0].copy()
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            scores = lfw.evaluate_protocol(vectors[first], vectors[second], same, folds, metric, subtract_mean)
+            scores = distances.evaluate_protocol(vectors[first], vectors[second], same, folds, metric, subtract_mean)
             variant = {
                 "detection_side": arguments.detection_side, "crop": method, "margin": margin,
                 "standardisation": standardisation, "flip": flip, "metric": metric, "subtract_mean": subtract_mean,
@@ -163,9 +218,8 @@ def main():
         "pairs": arguments.pairs, "photos": len(paths), "photos_without_face": no_face,
         "seconds": round(time.perf_counter() - started, 1), "results": results, "best": best,
     }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"best: {best['variant']} accuracy {100 * best['accuracy_mean']:.2f}% -> {arguments.output}")
+    write_results("lfw_verification", report, arguments.output)
+    print(f"best: {best['variant']} accuracy {100 * best['accuracy_mean']:.2f}%")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Prints the times and writes .cache/notebook_times.json.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-import fr_utils
+from benchmarks.results import write_results
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [PROJECT_DIR / "source" / "Face_Recognition.ipynb"]
@@ -52,7 +51,7 @@ def run(path, cache_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", action="store_true", help="also time python -m pytest")
-    parser.add_argument("--output", type=Path, default=fr_utils.CACHE_DIR / "notebook_times.json")
+    parser.add_argument("--output", type=Path, help="the results file (default: .cache/benchmarks/<name>.json)")
     arguments = parser.parse_args()
     results = {}
     for path in NOTEBOOKS + sorted((PROJECT_DIR / "source").glob("*_at_scale.ipynb")):
@@ -70,9 +69,7 @@ def main():
         summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else completed.stderr[-200:]
         results["test suite"] = {"seconds": round(seconds, 1), "summary": summary}
         print(f"{'test suite (python -m pytest)':<40} {seconds:6.1f} s: {summary}")
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {arguments.output}")
+    write_results("notebook_times", results, arguments.output)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Each person with at least two photos (1,680) can be enrolled: one photo in the g
 as a probe. The 4,069 people with a single photo are strangers, never enrolled. For each gallery
 size K (galleries below the largest drawn ``--trials`` times at random and averaged) prints and
 writes to JSON: the rank-1 identification rate, the identification rate and the strangers'
-false-accept rate at the fixed threshold (``fr_utils.VERIFICATION_THRESHOLD``), the threshold that
+false-accept rate at the fixed threshold (``settings.VERIFICATION_THRESHOLD``), the threshold that
 lets in 1% of the strangers, and the time per probe of a brute-force search and of scikit-learn's
 ``NearestNeighbors``. The photos are embedded with the notebooks' pipeline (flip, central crop
 when no face is found) and cached, as in ``Face_Recognition_at_scale.ipynb``, whose table this is.
@@ -14,14 +14,16 @@ when no face is found) and cached, as in ``Face_Recognition_at_scale.ipynb``, wh
 """
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
 
-import fr_utils
+import embeddings
+import faces
 import lfw
 import open_set
+import settings
+from benchmarks.results import write_results
 
 
 def main():
@@ -31,10 +33,10 @@ def main():
     parser.add_argument("--max-strangers", type=int, help="default: every person with a single photo")
     parser.add_argument("--trials", type=int, default=10, help="random galleries averaged per size below the largest")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threshold", type=float, default=fr_utils.VERIFICATION_THRESHOLD)
+    parser.add_argument("--threshold", type=float, default=settings.VERIFICATION_THRESHOLD)
     parser.add_argument("--far", type=float, default=0.01, help="target false-accept rate of strangers")
     parser.add_argument("--algorithm", default="auto", help="NearestNeighbors' algorithm (auto, ball_tree, ...)")
-    parser.add_argument("--output", type=Path, default=fr_utils.CACHE_DIR / "open_set_identification.json")
+    parser.add_argument("--output", type=Path, help="the results file (default: .cache/benchmarks/<name>.json)")
     arguments = parser.parse_args()
 
     sizes = [size or None for size in arguments.sizes]
@@ -46,15 +48,15 @@ def main():
           f"{len(photos.all_paths()):,} photos, from {root}")
     started = time.perf_counter()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", fr_utils.SeveralFacesWarning)
-        embeddings = fr_utils.encode_images(photos.all_paths(), fr_utils.load_facenet(), on_no_face="center")
+        warnings.simplefilter("ignore", faces.SeveralFacesWarning)
+        vectors = embeddings.encode_images(photos.all_paths(), embeddings.load_facenet(), on_no_face="center")
     embedding_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    table = open_set.gallery_sizes_table(photos, embeddings, sizes, threshold=arguments.threshold,
+    table = open_set.gallery_sizes_table(photos, vectors, sizes, threshold=arguments.threshold,
                                          far=arguments.far, trials=arguments.trials, seed=arguments.seed,
                                          algorithm=arguments.algorithm)
-    gallery, _, strangers = photos.split(embeddings)
+    gallery, _, strangers = photos.split(vectors)
     pair_far = open_set.pair_false_accept_rate(gallery, strangers[:500], arguments.threshold)
     scoring_seconds = time.perf_counter() - started
 
@@ -70,9 +72,7 @@ def main():
         "pair_far": pair_far, "table": table,
         "seconds": {"embedding": round(embedding_seconds, 1), "scoring": round(scoring_seconds, 1)},
     }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"-> {arguments.output}")
+    write_results("open_set_identification", report, arguments.output)
 
 
 if __name__ == "__main__":

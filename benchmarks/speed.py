@@ -7,15 +7,14 @@ embedding cache. Prints one line per measurement and writes them to JSON.
 """
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-import fr_utils
+import embeddings
+import faces
 import lfw
+from benchmarks.results import write_results
 
 
 def rate(count, function):
@@ -29,43 +28,41 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--output", type=Path, default=fr_utils.CACHE_DIR / "speed.json")
+    parser.add_argument("--output", type=Path, help="the results file (default: .cache/benchmarks/<name>.json)")
     arguments = parser.parse_args()
-    warnings.simplefilter("ignore", fr_utils.SeveralFacesWarning)
+    warnings.simplefilter("ignore", faces.SeveralFacesWarning)
 
     root = lfw.lfw_root()
     pairs = lfw.read_pairs(root)
     paths = sorted({pair.first for pair in pairs})[: arguments.photos]
     count, batch = len(paths), arguments.batch_size
-    model = fr_utils.load_facenet()
+    model = embeddings.load_facenet()
 
-    warm = [fr_utils.read_image(path) for path in paths[:batch]]
-    crops, _, _ = fr_utils.face_crops(warm, on_no_face="center", warn_several=False)
-    fr_utils.embed_crops(crops, model, flip=True, batch_size=batch)
-    fr_utils.embed_crops(crops[:1], model, flip=False, batch_size=1)
+    warm = [faces.read_image(path) for path in paths[:batch]]
+    crops, _, _ = faces.face_crops(warm, on_no_face="center", warn_several=False)
+    embeddings.embed_crops(crops, model, flip=True, batch_size=batch)
+    embeddings.embed_crops(crops[:1], model, flip=False, batch_size=1)
 
-    images = [fr_utils.read_image(path) for path in paths]
-    all_crops, _, _ = fr_utils.face_crops(images, on_no_face="center", warn_several=False)
+    images = [faces.read_image(path) for path in paths]
+    all_crops, _, _ = faces.face_crops(images, on_no_face="center", warn_several=False)
     results = {
         "photos": count,
         "batch_size": batch,
-        "pipeline_flip": rate(count, lambda: fr_utils.encode_images(
+        "pipeline_flip": rate(count, lambda: embeddings.encode_images(
             paths, model, batch_size=batch, flip=True, on_no_face="center", cache_dir=None, progress=False)),
-        "pipeline_no_flip": rate(count, lambda: fr_utils.encode_images(
+        "pipeline_no_flip": rate(count, lambda: embeddings.encode_images(
             paths, model, batch_size=batch, flip=False, on_no_face="center", cache_dir=None, progress=False)),
-        "detect_batched": rate(count, lambda: [fr_utils.detect_faces(images[start:start + batch])
+        "detect_batched": rate(count, lambda: [faces.detect_faces(images[start:start + batch])
                                                for start in range(0, count, batch)]),
-        "detect_one_by_one": rate(count, lambda: [fr_utils.detect_faces([image]) for image in images]),
-        "encode_batched_no_flip": rate(count, lambda: fr_utils.embed_crops(all_crops, model, flip=False, batch_size=batch)),
-        "encode_batched_flip": rate(count, lambda: fr_utils.embed_crops(all_crops, model, flip=True, batch_size=batch)),
+        "detect_one_by_one": rate(count, lambda: [faces.detect_faces([image]) for image in images]),
+        "encode_batched_no_flip": rate(count, lambda: embeddings.embed_crops(all_crops, model, flip=False, batch_size=batch)),
+        "encode_batched_flip": rate(count, lambda: embeddings.embed_crops(all_crops, model, flip=True, batch_size=batch)),
         "encode_one_by_one_no_flip": rate(count, lambda: [
-            fr_utils.embed_crops(all_crops[index:index + 1], model, flip=False, batch_size=1) for index in range(count)]),
+            embeddings.embed_crops(all_crops[index:index + 1], model, flip=False, batch_size=1) for index in range(count)]),
     }
     for name, value in results.items():
         print(f"{name:<28}{value:8.1f}" + (" photos/s" if isinstance(value, float) else ""))
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"-> {arguments.output}  (numpy {np.__version__})")
+    write_results("speed", results, arguments.output)
 
 
 if __name__ == "__main__":

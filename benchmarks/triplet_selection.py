@@ -12,7 +12,6 @@ writes them to JSON.
 """
 
 import argparse
-import json
 import re
 import time
 from pathlib import Path
@@ -24,12 +23,15 @@ matplotlib.use("Agg")
 import nbformat
 import numpy as np
 
+import embeddings
 import fr_utils
 import lfw
 import plots
+import quiet_tensorflow
 import triplet_training
+from benchmarks.results import write_results
 
-tf = fr_utils.import_tensorflow()
+tf = quiet_tensorflow.import_tensorflow()
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "source" / "Face_Recognition.ipynb"
 TAG = "triplet-training"
@@ -54,12 +56,12 @@ def first_step_at_or_below(values, limit):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--output", type=Path, default=fr_utils.CACHE_DIR / "triplet_selection.json")
+    parser.add_argument("--output", type=Path, help="the results file (default: .cache/benchmarks/<name>.json)")
     arguments = parser.parse_args()
 
     loss_cell, cells = notebook_code()
     namespace = {"np": np, "tf": tf, "fr_utils": fr_utils, "lfw": lfw, "plots": plots,
-                 "triplet_training": triplet_training, "lfw_dir": lfw.lfw_root(), "model": fr_utils.load_facenet()}
+                 "triplet_training": triplet_training, "lfw_dir": lfw.lfw_root(), "model": embeddings.load_facenet()}
     exec(loss_cell, namespace)
     results = []
     for seed in arguments.seeds:
@@ -94,9 +96,7 @@ def main():
         means = {key: np.mean([row[name][key] for row in results]) for key in ("auc_50_steps", "val_50_steps", "auc", "val")}
         print(f"  {name:<20} after 50 steps: AUC {means['auc_50_steps']:.3f} VAL@FAR=1% {means['val_50_steps']:6.1%}; "
               f"at the end: AUC {means['auc']:.3f} VAL@FAR=1% {means['val']:6.1%}")
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"-> {arguments.output}")
+    write_results("triplet_selection", results, arguments.output)
 
 
 if __name__ == "__main__":

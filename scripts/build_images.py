@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 import face_database
-import fr_utils
+import settings
 
 
 def main():
@@ -24,7 +24,7 @@ def main():
         face_database.build_from_lfw(arguments.lfw_dir)
     people = face_database.database_photos()
     camera = face_database.read_manifest()
-    print(f"{len(people)} people in {fr_utils.DATABASE_DIR}, {len(camera)} camera photos in {fr_utils.CAMERA_DIR}")
+    print(f"{len(people)} people in {settings.DATABASE_DIR}, {len(camera)} camera photos in {settings.CAMERA_DIR}")
 
 
 if __name__ == "__main__":

@@ -81,12 +81,14 @@ def main():
     import nbformat
     import numpy as np
 
+    import embeddings
     import face_database
-    import fr_utils
+    import quiet_tensorflow
+    import settings
     from tests import public_tests
     from tests.grading import grader
 
-    tf = fr_utils.import_tensorflow()
+    tf = quiet_tensorflow.import_tensorflow()
 
     done = step("photos (images/, from $LFW_DIR when missing)")
     face_database.ensure_images()
@@ -94,12 +96,12 @@ def main():
     done(f"{len(photos)} people, {len(face_database.read_manifest())} camera photos")
 
     done = step("load the pre-trained FaceNet")
-    model = fr_utils.load_facenet()
+    model = embeddings.load_facenet()
     done(f"{model.count_params():,} parameters")
 
     done = step("encode one photo")
     first_photo = next(iter(photos.values()))
-    encoding = fr_utils.img_to_encoding(first_photo, model)
+    encoding = embeddings.img_to_encoding(first_photo, model)
     length = float(np.linalg.norm(encoding))
     if encoding.shape != (512,) or abs(length - 1) > 1e-3:
         raise SystemExit(f"{first_photo.name}: encoding of shape {encoding.shape} and length {length}")
@@ -109,8 +111,8 @@ def main():
     exercises = tuple(grader.exercises_and_points(SOURCE_NOTEBOOK))  # what the instructors' notebook grades
     cells = exercise_cells(nbformat.read(SOURCE_NOTEBOOK, as_version=4), exercises)
     namespace = {
-        "np": np, "tf": tf, "img_to_encoding": fr_utils.img_to_encoding, "model": model,
-        "THRESHOLD": fr_utils.VERIFICATION_THRESHOLD, "public_tests": public_tests,
+        "np": np, "tf": tf, "img_to_encoding": embeddings.img_to_encoding, "model": model,
+        "THRESHOLD": settings.VERIFICATION_THRESHOLD, "public_tests": public_tests,
     }
     for name in exercises:
         exec(compile(cells[name], f"<exercise {name}>", "exec"), namespace)

@@ -6,9 +6,9 @@ import pytest
 
 
 def pytest_configure(config):
-    import fr_utils
+    import quiet_tensorflow
 
-    fr_utils.import_tensorflow()  # now, without its start-up lines about CUDA
+    quiet_tensorflow.import_tensorflow()  # now, without its start-up lines about CUDA
 
 
 def pytest_addoption(parser):
@@ -23,9 +23,9 @@ def pytest_addoption(parser):
 
 @pytest.fixture(scope="session")
 def model():
-    import fr_utils
+    import embeddings
 
-    return fr_utils.load_facenet()
+    return embeddings.load_facenet()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ import threading
 
 import numpy as np
 
-import fr_utils
+import distances
+import quiet_tensorflow
 from tests import answers, catalogue
 
 # Numbers are compared with this relative tolerance (float32 arithmetic on 512-d vectors).
@@ -208,7 +209,7 @@ def cases(exercise, which, photo=None, encoding=None, threshold=None):
 
 def load(source, exercise):
     """The function ``exercise`` defined by a cell's ``source``, run in a fresh namespace."""
-    tf = fr_utils.import_tensorflow()
+    tf = quiet_tensorflow.import_tensorflow()
 
     namespace = {"__name__": "exercise_cell", "np": np, "tf": tf, "THRESHOLD": None, "img_to_encoding": None}
     exec(compile(source, f"<{exercise}>", "exec"), namespace)  # noqa: S102 - our own catalogue
@@ -348,21 +349,21 @@ def case_text(case, encodings):
     if case["exercise"] == "triplet_loss":
         m, d = np.shape(case["anchor"])
         return f"m={m} triplets of {d}-d embeddings with alpha={case['alpha']}"
-    distances = {name: float(fr_utils.l2_distance(encodings[case["photo"]], vector))
+    between = {name: float(distances.l2_distance(encodings[case["photo"]], vector))
                  for name, vector in case["database"].items()}
     if case["exercise"] == "verify":
-        if case["identity"] not in distances:
+        if case["identity"] not in between:
             return f"identity {case['identity']!r}, who is not in the database"
-        return (f"identity {case['identity']!r} at L2 distance {distances[case['identity']]:.4f} from the photo, "
+        return (f"identity {case['identity']!r} at L2 distance {between[case['identity']]:.4f} from the photo, "
                 f"THRESHOLD = {case['threshold']}")
-    if not distances:
+    if not between:
         return f"an empty database, THRESHOLD = {case['threshold']}"
-    if len(distances) > 6:
-        closest = min(distances, key=distances.get)
-        return (f"a database of {len(distances)} people, the closest {closest!r} at L2 distance "
-                f"{distances[closest]:.4f}, THRESHOLD = {case['threshold']}")
-    listed = ", ".join(f"{name} {distance:.4f}" for name, distance in distances.items())
-    return f"a database of {len(distances)} people at L2 distances {listed} from the photo, THRESHOLD = {case['threshold']}"
+    if len(between) > 6:
+        closest = min(between, key=between.get)
+        return (f"a database of {len(between)} people, the closest {closest!r} at L2 distance "
+                f"{between[closest]:.4f}, THRESHOLD = {case['threshold']}")
+    listed = ", ".join(f"{name} {distance:.4f}" for name, distance in between.items())
+    return f"a database of {len(between)} people at L2 between {listed} from the photo, THRESHOLD = {case['threshold']}"
 
 
 def _type_problem(case, expected, answer, words):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+import embeddings
 import face_database
-import fr_utils
 from tests import exercise_checks as checks
 
 PASSED = "\033[92mAll tests passed.\033[0m"
@@ -49,7 +49,7 @@ def _memoised_encoder(model):
     def img_to_encoding(image_path, model=model, *arguments, **keywords):
         key = str(image_path)
         if key not in encodings:
-            encodings[key] = fr_utils.img_to_encoding(image_path, model, *arguments, **keywords)
+            encodings[key] = embeddings.img_to_encoding(image_path, model, *arguments, **keywords)
         return encodings[key].copy()
 
     return img_to_encoding, encodings

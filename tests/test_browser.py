@@ -296,12 +296,12 @@ def run_one_cell(page, server, index):
 # The same widget in Notebook 7
 
 SMOKE_NOTEBOOK = '''\
-import fr_utils
+import faces
 import try_it_yourself
 
 # Stand-ins for the notebook's functions: this test is about the widget in Notebook 7.
 def who_is_it(image_path, database, model):
-    height, width = fr_utils.read_image(image_path).shape[:2]
+    height, width = faces.read_image(image_path).shape[:2]
     print(f"a {width}x{height} photo reached Python")
     return 0.0, None
 

@@ -5,16 +5,19 @@ import shutil
 import numpy as np
 import pytest
 
-from tests import exercise_checks
+import distances
+import embeddings
 import face_database
-import fr_utils
+import faces
+import settings
+from tests import exercise_checks
 
 
 def reference_who_is_it(path, database, model):
     """(min_dist, identity or None) by the reference the grader uses."""
-    encoding = fr_utils.img_to_encoding(path, model)
+    encoding = embeddings.img_to_encoding(path, model)
     case = {"exercise": "who_is_it", "photo": str(path), "database": database,
-            "threshold": fr_utils.VERIFICATION_THRESHOLD}
+            "threshold": settings.VERIFICATION_THRESHOLD}
     [answer] = exercise_checks.CaseSet("who_is_it", [case], {str(path): encoding}).expected
     distance, identity = answer["returned"]["items"]
     return distance["value"], identity["value"]
@@ -39,7 +42,7 @@ def test_build_from_lfw(built_images):
 
 def test_camera_photos_are_recognised_as_the_manifest_says_with_a_margin(built_images, model):
     database = face_database.build_database(model, built_images / "database")
-    threshold, margin = fr_utils.VERIFICATION_THRESHOLD, face_database.DECISION_MARGIN
+    threshold, margin = settings.VERIFICATION_THRESHOLD, face_database.DECISION_MARGIN
     for path, expected in face_database.read_manifest(built_images / "camera"):
         distance, identity = reference_who_is_it(path, database, model)
         found = identity or face_database.UNKNOWN
@@ -93,7 +96,7 @@ def test_instructors_folder_errors_name_the_problem(tmp_path, built_images):
         face_database.build_from_folder(folder, tmp_path / "images")
     (folder / "camera" / "manifest.csv").write_text("file,identity\ndoor_1.jpg,ada\n")
     (folder / "database" / "grace.jpg").write_bytes(b"")
-    with pytest.raises(fr_utils.ImageReadError, match="grace.jpg is empty"):
+    with pytest.raises(faces.ImageReadError, match="grace.jpg is empty"):
         face_database.build_from_folder(folder, tmp_path / "images")
     assert not (tmp_path / "images").exists(), "a failed build must not replace the photos"
 
@@ -103,27 +106,27 @@ def test_embeddings_are_cached_and_recomputed_when_a_photo_changes(tmp_path, bui
     shutil.copy(built_images / "database" / "hans.jpg", photos[0])
     shutil.copy(built_images / "database" / "laura.jpg", photos[1])
     cache = tmp_path / "cache"
-    first = fr_utils.encode_images(photos, model, cache_dir=cache, progress=False)
-    assert first.shape == (2, 512) and len(list((cache / "embeddings").glob("*.npy"))) == 2
+    first = embeddings.encode_images(photos, model, cache_dir=cache, progress=False)
+    assert first.shape == (2, 512) and len(list((cache / "embeddings").rglob("*.npy"))) == 2
 
     computed = []
-    original = fr_utils.embed_crops
-    monkeypatch.setattr(fr_utils, "embed_crops", lambda crops, *a, **k: computed.append(len(crops)) or original(crops, *a, **k))
-    again = fr_utils.encode_images(photos, model, cache_dir=cache, progress=False)
+    original = embeddings.embed_crops
+    monkeypatch.setattr(embeddings, "embed_crops", lambda crops, *a, **k: computed.append(len(crops)) or original(crops, *a, **k))
+    again = embeddings.encode_images(photos, model, cache_dir=cache, progress=False)
     np.testing.assert_array_equal(again, first)
     assert computed == []
 
     shutil.copy(built_images / "database" / "kofi.jpg", photos[1])
-    changed = fr_utils.encode_images(photos, model, cache_dir=cache, progress=False)
+    changed = embeddings.encode_images(photos, model, cache_dir=cache, progress=False)
     assert computed == [1]
     np.testing.assert_array_equal(changed[0], first[0])
-    assert fr_utils.l2_distance(changed[1], first[1]) > 0.5
+    assert distances.l2_distance(changed[1], first[1]) > 0.5
 
 
 def test_encode_images_matches_img_to_encoding(built_images, model):
     photos = sorted((built_images / "database").glob("*.jpg"))[:3]
-    batch = fr_utils.encode_images(photos, model, cache_dir=None, progress=False)
-    one_by_one = np.stack([fr_utils.img_to_encoding(path, model) for path in photos])
+    batch = embeddings.encode_images(photos, model, cache_dir=None, progress=False)
+    one_by_one = np.stack([embeddings.img_to_encoding(path, model) for path in photos])
     np.testing.assert_allclose(batch, one_by_one, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
 
@@ -131,8 +134,8 @@ def test_encode_images_matches_img_to_encoding(built_images, model):
 def test_encode_images_names_a_bad_file_before_working(tmp_path, built_images, model):
     good = tmp_path / "good.jpg"
     shutil.copy(built_images / "database" / "hans.jpg", good)
-    with pytest.raises(fr_utils.ImageReadError, match="missing.jpg: no such file"):
-        fr_utils.encode_images([good, tmp_path / "missing.jpg"], model, cache_dir=None, progress=False)
+    with pytest.raises(faces.ImageReadError, match="missing.jpg: no such file"):
+        embeddings.encode_images([good, tmp_path / "missing.jpg"], model, cache_dir=None, progress=False)
 
 
 def test_uploaded_photo_is_checked_and_bad_uploads_explained(built_images, capsys):

@@ -115,11 +115,10 @@ def make_hostile_entries(folder):
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory, lfw_dir, shared_cache):
     """Grade the whole class once: the fixtures, both notebooks, the test-time attacks."""
+    import embeddings
     import face_database
-    import fr_utils
-
     face_database.ensure_images()
-    fr_utils.weights_sha256()  # the weights exist before the snapshot
+    embeddings.weights_sha256()  # the weights exist before the snapshot
     tmp = tmp_path_factory.mktemp("class")
     folder, reports = tmp / "submissions", tmp / "reports"
     folder.mkdir()

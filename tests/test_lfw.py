@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import distances
+import files
 import lfw
 
 
@@ -199,7 +201,7 @@ class _Stalls(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_server_that_stops_sending_times_out(tmp_path, monkeypatch):
-    monkeypatch.setattr(lfw, "DOWNLOAD_TIMEOUT", 0.3)
+    monkeypatch.setattr(files, "DOWNLOAD_TIMEOUT", 0.3)
     with loopback_server(_Stalls) as address:
         sources = {"pairs.txt": (f"{address}/pairs.txt", "0" * 64)}
         with pytest.raises(lfw.LFWDownloadError, match="the server sent nothing for 0.3 s") as caught:
@@ -248,7 +250,7 @@ def test_ctrl_c_half_way_leaves_nothing_usable_and_the_next_run_starts_clean(tmp
         response = real_urlopen(address, *arguments, **keywords)
         return InterruptedResponse(response) if address.endswith("lfw-funneled.tgz") else response
 
-    monkeypatch.setattr(lfw, "CHUNK_BYTES", 256)
+    monkeypatch.setattr(files, "CHUNK_BYTES", 256)
     monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     with pytest.raises(lfw.LFWDownloadError, match="interrupted") as caught:
         lfw.fetch_lfw(home, sources)
@@ -364,17 +366,17 @@ def synthetic_pairs(rng, pairs_per_fold=60, folds=10, separation=0.6):
 def test_protocol_matches_a_direct_computation():
     rng = np.random.default_rng(3)
     first, second, same, folds = synthetic_pairs(rng)
-    result = lfw.evaluate_protocol(first, second, same, folds)
-    distances = np.linalg.norm(first - second, axis=1)
+    result = distances.evaluate_protocol(first, second, same, folds)
+    between = np.linalg.norm(first - second, axis=1)
     direct = []
     for fold in range(10):
         train, test = folds != fold, folds == fold
         # Brute force over every candidate threshold on the training folds.
-        ordered = np.sort(distances[train])
+        ordered = np.sort(between[train])
         candidates = (ordered[:-1] + ordered[1:]) / 2
-        accuracy = [np.mean((distances[train] < t) == same[train]) for t in candidates]
+        accuracy = [np.mean((between[train] < t) == same[train]) for t in candidates]
         threshold = candidates[int(np.argmax(accuracy))]
-        direct.append(np.mean((distances[test] < threshold) == same[test]))
+        direct.append(np.mean((between[test] < threshold) == same[test]))
     assert result["accuracy_mean"] == pytest.approx(np.mean(direct), abs=1e-9)
     assert 0.7 < result["accuracy_mean"] < 1.0
     assert 0.5 < result["auc"] <= 1.0
@@ -383,9 +385,9 @@ def test_protocol_matches_a_direct_computation():
 def test_protocol_on_separable_and_on_random_pairs():
     rng = np.random.default_rng(4)
     first, second, same, folds = synthetic_pairs(rng, separation=0.01)
-    assert lfw.evaluate_protocol(first, second, same, folds)["accuracy_mean"] == 1.0
+    assert distances.evaluate_protocol(first, second, same, folds)["accuracy_mean"] == 1.0
     random_second = rng.normal(size=first.shape)
-    chance = lfw.evaluate_protocol(first, random_second, same, folds)
+    chance = distances.evaluate_protocol(first, random_second, same, folds)
     assert 0.35 < chance["accuracy_mean"] < 0.65 and 0.4 < chance["auc"] < 0.6
 
 
@@ -395,10 +397,10 @@ def test_cosine_and_mean_subtraction():
     unit_first = first / np.linalg.norm(first, axis=1, keepdims=True)
     unit_second = second / np.linalg.norm(second, axis=1, keepdims=True)
     # On unit vectors L2 and cosine distance order the pairs the same way.
-    l2 = lfw.evaluate_protocol(unit_first, unit_second, same, folds, "l2")
-    cosine = lfw.evaluate_protocol(unit_first, unit_second, same, folds, "cosine")
+    l2 = distances.evaluate_protocol(unit_first, unit_second, same, folds, "l2")
+    cosine = distances.evaluate_protocol(unit_first, unit_second, same, folds, "cosine")
     assert l2["fold_accuracies"] == cosine["fold_accuracies"]
-    shifted = lfw.evaluate_protocol(first + 5, second + 5, same, folds, "cosine", subtract_mean=True)
-    assert shifted["accuracy_mean"] > lfw.evaluate_protocol(first + 5, second + 5, same, folds, "cosine")["accuracy_mean"]
+    shifted = distances.evaluate_protocol(first + 5, second + 5, same, folds, "cosine", subtract_mean=True)
+    assert shifted["accuracy_mean"] > distances.evaluate_protocol(first + 5, second + 5, same, folds, "cosine")["accuracy_mean"]
     with pytest.raises(ValueError, match="metric"):
-        lfw.pair_distances(first, second, "manhattan")
+        distances.pair_distances(first, second, "manhattan")

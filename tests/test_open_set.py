@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fr_utils
+import distances
 import open_set
 from open_set import STRANGER
 
@@ -29,9 +29,9 @@ def gallery_and_probes():
 
 
 def check_search(search, gallery, probes, order):
-    rows, distances = search(gallery, probes)
+    rows, found = search(gallery, probes)
     assert np.array_equal(rows, order)
-    assert np.allclose(distances, fr_utils.l2_distance(probes, gallery[order]), atol=1e-5)
+    assert np.allclose(found, distances.l2_distance(probes, gallery[order]), atol=1e-5)
 
 
 @pytest.mark.parametrize("algorithm", ["auto", "ball_tree"])
@@ -43,9 +43,9 @@ def test_searches_find_the_nearest_gallery_row(gallery_and_probes, algorithm):
 
 def test_the_search_check_catches_a_search_for_the_farthest(gallery_and_probes):
     def farthest(gallery, probes):
-        distances = fr_utils.l2_distance(probes[:, None, :], gallery[None, :, :])
-        rows = np.argmax(distances, axis=1)
-        return rows, distances[np.arange(len(probes)), rows]
+        between = distances.l2_distance(probes[:, None, :], gallery[None, :, :])
+        rows = np.argmax(between, axis=1)
+        return rows, between[np.arange(len(probes)), rows]
 
     with pytest.raises(AssertionError):
         check_search(farthest, *gallery_and_probes)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import fr_utils
+import embeddings
+import faces
 
 
 @pytest.fixture
@@ -22,20 +23,20 @@ def synthetic_jpeg(tmp_path):
 
 
 def test_missing_path(tmp_path):
-    with pytest.raises(fr_utils.ImageReadError, match="nobody.jpg: no such file"):
-        fr_utils.read_image(tmp_path / "nobody.jpg")
+    with pytest.raises(faces.ImageReadError, match="nobody.jpg: no such file"):
+        faces.read_image(tmp_path / "nobody.jpg")
 
 
 def test_directory(tmp_path):
-    with pytest.raises(fr_utils.ImageReadError, match="is a folder"):
-        fr_utils.read_image(tmp_path)
+    with pytest.raises(faces.ImageReadError, match="is a folder"):
+        faces.read_image(tmp_path)
 
 
 def test_empty_file(tmp_path):
     empty = tmp_path / "empty.jpg"
     empty.touch()
-    with pytest.raises(fr_utils.ImageReadError, match="empty.jpg is empty"):
-        fr_utils.read_image(empty)
+    with pytest.raises(faces.ImageReadError, match="empty.jpg is empty"):
+        faces.read_image(empty)
 
 
 def test_truncated_jpeg(tmp_path, synthetic_jpeg):
@@ -43,17 +44,17 @@ def test_truncated_jpeg(tmp_path, synthetic_jpeg):
     half, header = tmp_path / "half.jpg", tmp_path / "header.jpg"
     half.write_bytes(data[: len(data) // 2])
     header.write_bytes(data[:40])  # cut off inside the header: Pillow fails while opening
-    with pytest.raises(fr_utils.ImageReadError, match="half.jpg could not be decoded.*truncated"):
-        fr_utils.read_image(half)
-    with pytest.raises(fr_utils.ImageReadError, match="header.jpg could not be read.*truncated"):
-        fr_utils.read_image(header)
+    with pytest.raises(faces.ImageReadError, match="half.jpg could not be decoded.*truncated"):
+        faces.read_image(half)
+    with pytest.raises(faces.ImageReadError, match="header.jpg could not be read.*truncated"):
+        faces.read_image(header)
 
 
 def test_not_an_image(tmp_path):
     text = tmp_path / "notes.jpg"
     text.write_text("these are not pixels\n" * 20)
-    with pytest.raises(fr_utils.ImageReadError, match="notes.jpg is not an image"):
-        fr_utils.read_image(text)
+    with pytest.raises(faces.ImageReadError, match="notes.jpg is not an image"):
+        faces.read_image(text)
 
 
 def test_decompression_bombs(tmp_path):
@@ -61,31 +62,31 @@ def test_decompression_bombs(tmp_path):
     Image.new("1", (10_000, 10_000)).save(bomb)  # 100 Mpx that compress to a few kB
     Image.new("1", (14_000, 14_000)).save(bigger)  # 196 Mpx: Pillow itself refuses to open it
     assert bomb.stat().st_size < 100_000
-    with pytest.raises(fr_utils.ImageReadError, match="bomb.png is 10000x10000 pixels, more than the 40,000,000 allowed"):
-        fr_utils.read_image(bomb)
-    with pytest.raises(fr_utils.ImageReadError, match="bigger.png has more than .* pixels, far more than the 40,000,000"):
-        fr_utils.read_image(bigger)
+    with pytest.raises(faces.ImageReadError, match="bomb.png is 10000x10000 pixels, more than the 40,000,000 allowed"):
+        faces.read_image(bomb)
+    with pytest.raises(faces.ImageReadError, match="bigger.png has more than .* pixels, far more than the 40,000,000"):
+        faces.read_image(bigger)
 
 
 def test_no_face_is_an_error_unless_a_fallback_is_asked(tmp_path, model):
     wall = tmp_path / "wall.png"
     Image.fromarray(np.full((200, 200, 3), 180, np.uint8)).save(wall)
-    with pytest.raises(fr_utils.FaceNotFoundError, match="No face found in .*wall.png"):
-        fr_utils.img_to_encoding(wall, model)
-    embedding = fr_utils.img_to_encoding(wall, model, on_no_face="center")
+    with pytest.raises(faces.FaceNotFoundError, match="No face found in .*wall.png"):
+        embeddings.img_to_encoding(wall, model)
+    embedding = embeddings.img_to_encoding(wall, model, on_no_face="center")
     assert embedding.shape == (512,)
 
 
 def test_tiny_image_has_no_face_rather_than_a_crash(model):
-    with pytest.raises(fr_utils.FaceNotFoundError):
-        fr_utils.img_to_encoding(np.zeros((8, 8, 3), np.uint8), model)
+    with pytest.raises(faces.FaceNotFoundError):
+        embeddings.img_to_encoding(np.zeros((8, 8, 3), np.uint8), model)
 
 
 def test_wrong_type_and_shape():
-    with pytest.raises(fr_utils.ImageReadError, match="got int"):
-        fr_utils.read_image(42)
-    with pytest.raises(fr_utils.ImageReadError, match=r"\(H, W, 3\)"):
-        fr_utils.read_image(np.zeros((4, 4, 5), np.uint8))
+    with pytest.raises(faces.ImageReadError, match="got int"):
+        faces.read_image(42)
+    with pytest.raises(faces.ImageReadError, match=r"\(H, W, 3\)"):
+        faces.read_image(np.zeros((4, 4, 5), np.uint8))
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "I;16", "LA"])
@@ -97,7 +98,7 @@ def test_every_mode_becomes_rgb(tmp_path, face_jpeg, mode):
         converted = rgb.convert(mode)
     path = tmp_path / ("photo.tiff" if mode in ("CMYK", "I;16") else "photo.png")
     converted.save(path)
-    pixels = fr_utils.read_image(path)
+    pixels = faces.read_image(path)
     assert pixels.shape == (250, 250, 3) and pixels.dtype == np.uint8
     # Every conversion keeps the picture: close to the grey version of the original.
     grey = np.asarray(rgb.convert("L"), np.float64)
@@ -111,14 +112,14 @@ def test_exif_orientation_is_applied(tmp_path, face_jpeg):
     exif[0x0112] = 6  # "rotate 90 clockwise to view": undoes ROTATE_90 (counter-clockwise)
     path = tmp_path / "rotated.jpg"
     rotated.save(path, exif=exif, quality=95)
-    pixels = fr_utils.read_image(path).astype(np.float64)
+    pixels = faces.read_image(path).astype(np.float64)
     assert np.abs(pixels - np.asarray(upright, np.float64)).mean() < 6
 
 
 def test_same_embedding_for_path_pil_and_array(face_jpeg, model):
-    from_path = fr_utils.img_to_encoding(face_jpeg, model)
-    from_pil = fr_utils.img_to_encoding(Image.open(face_jpeg), model)
-    from_array = fr_utils.img_to_encoding(np.asarray(Image.open(face_jpeg)), model)
+    from_path = embeddings.img_to_encoding(face_jpeg, model)
+    from_pil = embeddings.img_to_encoding(Image.open(face_jpeg), model)
+    from_array = embeddings.img_to_encoding(np.asarray(Image.open(face_jpeg)), model)
     assert from_path.shape == (512,) and from_path.dtype == np.float32
     assert abs(np.linalg.norm(from_path) - 1) < 1e-5
     np.testing.assert_allclose(from_pil, from_path, atol=1e-5)
@@ -126,18 +127,18 @@ def test_same_embedding_for_path_pil_and_array(face_jpeg, model):
 
 
 def test_several_faces_take_the_main_one_and_say_so(lfw_photo, model):
-    photo = fr_utils.read_image(lfw_photo("Serena_Williams", 1))
+    photo = faces.read_image(lfw_photo("Serena_Williams", 1))
     small = np.asarray(Image.fromarray(photo).resize((100, 100)))
     canvas = np.full((300, 400, 3), 128, np.uint8)
     canvas[20:120, 10:110] = small  # a small face in the corner
     canvas[50:300, 120:370] = photo  # the main face, large and central
-    with pytest.warns(fr_utils.SeveralFacesWarning, match="shows 2 faces"):
-        crops, boxes, counts = fr_utils.face_crops([canvas])
+    with pytest.warns(faces.SeveralFacesWarning, match="shows 2 faces"):
+        crops, boxes, counts = faces.face_crops([canvas])
     x, y, w, h = boxes[0]
     assert counts == [2] and x > 120 and y > 50
 
 
 def test_main_face_prefers_large_and_central():
     detections = [{"box": [0, 0, 30, 30]}, {"box": [40, 40, 20, 20]}, {"box": [150, 150, 40, 40]}]
-    assert fr_utils.main_face(detections, (100, 100)) == detections[1]
-    assert fr_utils.main_face([], (100, 100)) is None
+    assert faces.main_face(detections, (100, 100)) == detections[1]
+    assert faces.main_face([], (100, 100)) is None

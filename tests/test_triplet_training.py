@@ -8,7 +8,7 @@ it would catch it.
 import numpy as np
 import pytest
 
-import fr_utils
+import distances
 import triplet_training
 
 ALPHA = 0.2
@@ -57,7 +57,7 @@ def check_semi_hard(choose):
     labels = np.repeat(np.arange(6), 4)
     anchors, positives, negatives = choose(embeddings, labels, ALPHA, rng)
     assert len(anchors) > 0
-    squared = fr_utils.pairwise_distances(embeddings) ** 2
+    squared = distances.pairwise_distances(embeddings) ** 2
     assert np.all(labels[anchors] == labels[positives]) and np.all(anchors != positives)
     assert np.all(labels[negatives] != labels[anchors])
     assert np.all(squared[anchors, positives] < squared[anchors, negatives])
@@ -70,10 +70,10 @@ def test_semi_hard_triplets_follow_facenets_rule():
 
 def _band_choice(embeddings, labels, alpha, rng, inside):
     """Like semi_hard_triplets, with the band test ``inside(d_ap, d_an)`` on plain distances."""
-    distances = fr_utils.pairwise_distances(embeddings)
+    between = distances.pairwise_distances(embeddings)
     chosen = [], [], []
     for a, p in zip(*triplet_training.anchor_positive_pairs(labels)):
-        candidates = np.flatnonzero((labels != labels[a]) & inside(distances[a, p], distances[a], alpha))
+        candidates = np.flatnonzero((labels != labels[a]) & inside(between[a, p], between[a], alpha))
         if len(candidates):
             for kept, index in zip(chosen, (a, p, rng.choice(candidates))):
                 kept.append(index)
@@ -125,8 +125,8 @@ def test_active_triplets_counts_those_with_a_loss_above_zero():
     negatives = np.array([2, 3, 4, 5])  # hard, semi-hard, just beyond the margin, easy
     assert triplet_training.active_triplets(EMBEDDINGS, anchors, positives, negatives, ALPHA) == 2
     # Plain distances would count photo 4 (0.5 - 0.68 + 0.2 > 0) as well.
-    plain = np.sum(fr_utils.l2_distance(EMBEDDINGS[anchors], EMBEDDINGS[positives])
-                   - fr_utils.l2_distance(EMBEDDINGS[anchors], EMBEDDINGS[negatives]) + ALPHA > 0)
+    plain = np.sum(distances.l2_distance(EMBEDDINGS[anchors], EMBEDDINGS[positives])
+                   - distances.l2_distance(EMBEDDINGS[anchors], EMBEDDINGS[negatives]) + ALPHA > 0)
     assert plain != 2
 
 
@@ -136,11 +136,11 @@ def test_pair_scores_auc_and_val():
     embeddings = line(0.0, 0.1, 0.2, 1.1, 1.2, 0.7)
     labels = np.array([0, 0, 0, 1, 1, 1])
     scores = triplet_training.pair_scores(embeddings, labels, far=0.0)
-    distances = fr_utils.pairwise_distances(embeddings)[np.triu_indices(6, 1)]
+    between = distances.pairwise_distances(embeddings)[np.triu_indices(6, 1)]
     same = (labels[:, None] == labels[None, :])[np.triu_indices(6, 1)]
     # AUC: the chance that a same-person pair is closer than a different-person one (ties half).
-    closer = distances[same][:, None] < distances[~same][None, :]
-    tied = distances[same][:, None] == distances[~same][None, :]
+    closer = between[same][:, None] < between[~same][None, :]
+    tied = between[same][:, None] == between[~same][None, :]
     assert scores["auc"] == pytest.approx(np.mean(closer + 0.5 * tied))
     assert scores["auc"] < 1
     # At FAR 0 the threshold is the smallest different-person distance (0.5): the same-person

@@ -14,7 +14,7 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
-import fr_utils
+import faces
 import try_it_yourself
 
 
@@ -34,7 +34,7 @@ class Learner:
         self.calls.append(("who_is_it", path.suffix))
         if self.raises:
             raise self.raises(f"trouble with {path}")
-        warnings.warn(f"{path} shows 2 faces; using the largest, most central one.", fr_utils.SeveralFacesWarning)
+        warnings.warn(f"{path} shows 2 faces; using the largest, most central one.", faces.SeveralFacesWarning)
         print("It's serena, the distance is 0.500.")
         return 0.5, "serena"
 
@@ -78,7 +78,7 @@ def test_a_bad_file_is_explained_and_nothing_is_called(capsys, content, name, ex
 
 
 def test_no_face_and_the_learners_errors_are_explained(capsys):
-    checked, _ = check(jpeg(200, 100), "wall.jpg", learner=Learner(raises=fr_utils.FaceNotFoundError))
+    checked, _ = check(jpeg(200, 100), "wall.jpg", learner=Learner(raises=faces.FaceNotFoundError))
     assert not checked
     assert "No face found in wall.jpg. Use a photo where one face is clearly visible" in capsys.readouterr().out
     checked, _ = check(jpeg(200, 100), "me.png", learner=Learner(raises=NotImplementedError))

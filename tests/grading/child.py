@@ -111,9 +111,8 @@ def main():
         job = json.load(handle)
     exercise = job["exercise"]
 
-    import numpy as np
-
     import answers
+    import numpy as np
 
     if exercise == "triplet_loss":
         import tensorflow as tf

@@ -86,16 +86,16 @@ class GradingContext:
         The cases: the grader's synthetic case set around two camera photos, plus, for verify and
         who_is_it, every camera photo against the notebook's real database.
         """
+        import embeddings
         import face_database
-        import fr_utils
-
+        import settings
         points = exercises_and_points(source_notebook)
         face_database.ensure_images()
-        model = fr_utils.load_facenet()
-        threshold = fr_utils.VERIFICATION_THRESHOLD
+        model = embeddings.load_facenet()
+        threshold = settings.VERIFICATION_THRESHOLD
         camera = [(str(path), identity) for path, identity in face_database.read_manifest()]
         photos = [path for path, _ in camera]
-        encodings = dict(zip(photos, fr_utils.encode_images(photos, model, progress=False)))
+        encodings = dict(zip(photos, embeddings.encode_images(photos, model, progress=False)))
         database = face_database.build_database(model)
         known = [path for path, identity in camera if identity != face_database.UNKNOWN][:SYNTHETIC_CASE_PHOTOS]
         someone = sorted(database)[0]
