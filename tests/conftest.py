@@ -11,16 +11,6 @@ def pytest_configure(config):
     quiet_tensorflow.import_tensorflow()  # now, without its start-up lines about CUDA
 
 
-def pytest_addoption(parser):
-    group = parser.getgroup("grading", "grading students' notebooks (tests/grading)")
-    group.addoption("--submission", help="a student's notebook, or a folder of notebooks, to grade")
-    group.addoption("--grade-report", help="write the grades as JSON here (and a CSV gradebook for a folder)")
-    group.addoption("--time-limit", type=float, help="seconds each exercise may run (default 90)")
-    group.addoption("--workers", type=int, help="exercises graded at a time (default: the number of cores)")
-    group.addoption("--no-sandbox", action="store_true",
-                    help="grade without bubblewrap (UNSAFE: a submission could read and change your files)")
-
-
 @pytest.fixture(scope="session")
 def model():
     import embeddings

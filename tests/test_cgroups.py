@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.grading.cgroups import Cgroups
+from grading.cgroups import Cgroups
 
 V1_SELF = "12:pids:/\n5:memory:/service/abc\n2:cpu,cpuacct:/\n0::/\n"
 
@@ -75,3 +75,25 @@ def test_a_real_cgroup_is_joined_limited_and_removed_with_its_processes():
     finally:
         groups.close()
     assert bases and not any(base.exists() for base in bases)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making cgroups needs root")
+def test_the_cgroups_a_killed_grader_left_are_removed_at_the_next_start():
+    probe = Cgroups(cpus=1, memory_bytes=2**30, processes=64)
+    if not probe.available():
+        pytest.skip(f"no writable cgroups here: {probe.problem}")
+    dead = subprocess.run(["true"]).returncode or 4_000_000  # a PID no process has (above pid_max's default)
+    left = [base.parent / f"facenet-grading-{dead}" / "run-7" for base in probe.bases.values()]
+    probe.close()
+    for folder in left:
+        folder.mkdir(parents=True)
+    try:
+        again = Cgroups(cpus=1, memory_bytes=2**30, processes=64)
+        assert again.remove_stale() == len(left)
+        assert not any(folder.parent.exists() for folder in left)
+        again.close()
+    finally:
+        for folder in left:
+            for path in (folder, folder.parent):
+                if path.exists():
+                    path.rmdir()

@@ -1,12 +1,14 @@
 """The grader, through its real command, on the fixture submissions: right, wrong and hostile.
 
-One run grades every fixture in ``tests/grading/fixtures/notebooks`` (except the slow ones),
-the instructors' and the student notebook, and the attacks that need the machine's state
-(a symbolic link, a FIFO, a device, a notebook over the size limit, one nested too deeply),
-with two workers. The tests then compare each report with its expected report
-(``fixtures/results``), and check from outside that the run left the checkout, $HOME and the
-report folder as they were (apart from the report), left no process behind, and sent nothing
-to the network.
+One run (``python -m grading``, two workers) grades the fixtures in
+``tests/grading/fixtures/notebooks`` (but the slow ones and the catalogue's triplet-loss
+mistakes, which the child's code grades in this process, below), the instructors' and the
+student notebook, and the attacks that need the machine's state (a symbolic link, a FIFO, a
+device, a notebook over the size limit, one nested too deeply, names that would spoil a
+gradebook or a terminal, names that look alike). The tests then compare each report with its
+expected report (``fixtures/results``), and check from outside that the run left the checkout,
+$HOME and the report folder as they were (apart from the reports), left no process behind, and
+sent nothing to the network.
 """
 
 import csv
@@ -17,17 +19,20 @@ import socket
 import stat
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.grading import grader, sandbox, submissions
+from exercises import catalogue, checks, contract
+from grading import child, cli, grader, resources, sandbox, submissions
 from tests.grading.fixtures import attacks, make_fixtures
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = make_fixtures.NOTEBOOKS_DIR
 RESULTS = make_fixtures.RESULTS_DIR
+SEED = 20261202
 MADE_AT_TEST_TIME = {
     "symbolic_link": "is a symbolic link",
     "fifo": "not a regular file",
@@ -40,13 +45,19 @@ HOSTILE_NAMES = {
     "formula": "=HYPERLINK(\"example.invalid\").ipynb",
     "terminal escape and a new line": "\x1b[2J\nfake line.ipynb",
     "not UTF-8": os.fsdecode(b"bad\xff.ipynb"),
+    "composed": unicodedata.normalize("NFC", "José.ipynb"),
+    "decomposed": unicodedata.normalize("NFD", "José.ipynb"),
 }
 
 
-def grade(target, report, *options, env=None):
+def in_process(name):
+    """Catalogue fixtures the child's code grades in this process (TensorFlow is loaded once)."""
+    return name.startswith("triplet_loss__")
+
+
+def grade(targets, report, *options, env=None):
     """Run the README's grading command; returns (exit code, output)."""
-    command = [sys.executable, "-m", "pytest", "tests/grading", "--submission", str(target),
-               "--grade-report", str(report), "-q", *options]
+    command = [sys.executable, "-m", "grading", *map(str, targets), "--report", str(report), *options]
     completed = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, env=env, timeout=1800)
     return completed.returncode, completed.stdout + completed.stderr
 
@@ -61,7 +72,7 @@ def grading_environment(tmp, cache):
     """The grader's environment for these tests: its own $HOME and caches, so that a change
     in the project's or the real $HOME can only come from a submission."""
     home = tmp / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     return dict(os.environ, HOME=str(home), FACENET_CACHE_DIR=str(cache), KERAS_HOME=str(tmp / "keras"),
                 MPLCONFIGDIR=str(tmp / "matplotlib"), PYTHONDONTWRITEBYTECODE="1")
 
@@ -100,7 +111,7 @@ def sandbox_processes():
 
 
 def make_hostile_entries(folder):
-    """The attacks that are made at test time (see MADE_AT_TEST_TIME)."""
+    """The attacks that are made at test time (see MADE_AT_TEST_TIME and HOSTILE_NAMES)."""
     (folder / "symbolic_link.ipynb").symlink_to("/etc/passwd")
     os.mkfifo(folder / "fifo.ipynb")
     if os.geteuid() == 0:
@@ -117,6 +128,7 @@ def class_run(tmp_path_factory, lfw_dir, shared_cache):
     """Grade the whole class once: the fixtures, both notebooks, the test-time attacks."""
     import embeddings
     import face_database
+
     face_database.ensure_images()
     embeddings.weights_sha256()  # the weights exist before the snapshot
     tmp = tmp_path_factory.mktemp("class")
@@ -124,18 +136,28 @@ def class_run(tmp_path_factory, lfw_dir, shared_cache):
     folder.mkdir()
     reports.mkdir()
     for notebook in FIXTURES.glob("*.ipynb"):
-        if notebook.stem not in make_fixtures.graded_apart():
+        if notebook.stem not in make_fixtures.graded_apart() and not in_process(notebook.stem):
             shutil.copy(notebook, folder)
     shutil.copy(PROJECT_DIR / "source" / "Face_Recognition.ipynb", folder / "teacher.ipynb")
     shutil.copy(PROJECT_DIR / "Face_Recognition.ipynb", folder / "student.ipynb")
     make_hostile_entries(folder)
     environment = grading_environment(tmp, shared_cache)
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    listener.bind(("127.0.0.1", attacks.UDP_PORT))
+    for port in attacks.UDP_PORTS:  # another run of the suite may hold some of them
+        try:
+            listener.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            continue
     listener.setblocking(False)
     before = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
               "home": snapshot(environment["HOME"]), "real home": top_level(Path.home()), "reports": snapshot(reports)}
-    code, output = grade(folder, reports / "grades.json", "--time-limit", "60", "--workers", "2", env=environment)
+    old_umask = os.umask(0o022)
+    try:
+        code, output = grade([folder], reports / "grades.json", "--time-limit", "60", "--workers", "2",
+                             "--seed", str(SEED), env=environment)
+    finally:
+        os.umask(old_umask)
     after = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
              "home": snapshot(environment["HOME"]), "real home": top_level(Path.home()), "reports": snapshot(reports)}
     try:
@@ -143,9 +165,10 @@ def class_run(tmp_path_factory, lfw_dir, shared_cache):
     except BlockingIOError:
         received = b""
     listener.close()
-    graded = {Path(report["submission"]).stem: report for report in json.loads((reports / "grades.json").read_text())}
-    return {"code": code, "output": output, "reports": graded, "before": before, "after": after,
-            "received": received, "folder": folder, "report_dir": reports, "processes": sandbox_processes()}
+    graded = json.loads((reports / "grades.json").read_text())
+    return {"code": code, "output": output, "list": graded, "reports": {Path(report["submission"]).stem: report for report in graded},
+            "before": before, "after": after, "received": received, "folder": folder, "report_dir": reports,
+            "processes": sandbox_processes()}
 
 
 def check_report(name, report, expected):
@@ -177,7 +200,7 @@ def test_fixtures_are_what_the_generator_writes():
 
 
 def test_a_prose_edit_in_the_source_notebook_changes_no_fixture(tmp_path):
-    notebook = nbformat.read(make_fixtures.make_student_notebook.SOURCE_PATH, as_version=4)
+    notebook = make_fixtures.read_source()
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace("the", "THE") + "\n\nAn edited paragraph."
@@ -190,16 +213,30 @@ def test_every_submission_gets_its_expected_report(class_run):
     reports = class_run["reports"]
     problems = []
     for path in RESULTS.glob("*.json"):
-        if path.stem in make_fixtures.graded_apart():
+        if path.stem in make_fixtures.graded_apart() or in_process(path.stem):
             continue
         assert path.stem in reports, f"{path.stem} was not graded: {class_run['output'][-3000:]}"
         problems += check_report(path.stem, reports[path.stem], json.loads(path.read_text()))
     assert not problems, "\n".join(problems)
 
 
+def test_the_catalogues_triplet_loss_mistakes_get_their_hints_through_the_childs_code():
+    """The same code the sandbox runs (child.run_job), here, on the grader's drawn cases."""
+    case_set = checks.case_set("triplet_loss", "grader", {}, seed=SEED)
+    context = grader.GradingContext({"triplet_loss": 3}, {"triplet_loss": case_set}, {},
+                                    {"database": {}, "threshold": 1.11, "photos": {}}, SEED)
+    for entry in catalogue.mistakes("triplet_loss"):
+        cells = submissions.read_graded_cells(FIXTURES / f"triplet_loss__{entry.name}.ipynb", ["triplet_loss"]).sources
+        message = child.run_job(dict(context.job("triplet_loss", cells), output_limit=10**6))
+        outcome = sandbox.Outcome(json.dumps(message).encode(), False, False, 0)
+        kind, answers, hidden = grader.read_answer(outcome, case_set, sandbox.Limits(), 60)
+        assert kind == "answers" and hidden is None, message
+        assert case_set.message(answers) == entry.hint, entry.name
+
+
 def test_the_instructors_notebook_gets_full_marks_and_the_student_version_nothing(class_run):
     teacher, student = class_run["reports"]["teacher"], class_run["reports"]["student"]
-    assert teacher["total"] == teacher["max_total"] == sum(grader.exercises_and_points().values()), teacher
+    assert teacher["total"] == teacher["max_total"] == sum(contract.exercises_and_points().values()), teacher
     assert student["total"] == 0
     for result in student["exercises"].values():
         assert result["message"].endswith("is not written yet: replace the line raise NotImplementedError(...) with your code.")
@@ -216,16 +253,20 @@ def test_entries_that_are_not_notebooks_are_refused_unread(class_run):
     assert "root:" not in messages  # /etc/passwd, behind the symbolic link, was never read
 
 
-def test_hostile_file_names_are_graded_and_spoil_neither_the_gradebook_nor_the_terminal(class_run):
-    reports = [report for report in class_run["reports"].values()
-               if Path(report["submission"]).name in HOSTILE_NAMES.values()]
+def test_hostile_and_lookalike_names_are_graded_and_told_apart(class_run):
+    reports = [report for report in class_run["list"] if report["submission"] in HOSTILE_NAMES.values()]
     assert len(reports) == len(HOSTILE_NAMES)
     expected = json.loads((RESULTS / "lost_the_cell_metadata.json").read_text())
     assert all(check_report(report["submission"], report, expected) == [] for report in reports)
     with open(class_run["report_dir"] / "grades.csv", newline="", errors="strict") as handle:
-        cells = [row[0] for row in csv.reader(handle)]
-    assert not any(cell[:1] in "=+-@" for cell in cells if cell), [cell for cell in cells if cell[:1] in "=+-@"]
+        rows = [row[0] for row in csv.reader(handle)]
+    assert not any(cell[:1] in "=+-@" for cell in rows if cell), [cell for cell in rows if cell[:1] in "=+-@"]
     assert "\x1b" not in class_run["output"] and "\nfake line.ipynb" not in class_run["output"]
+    composed, decomposed = (submissions.display_name(HOSTILE_NAMES[key]) for key in ("composed", "decomposed"))
+    assert composed in rows and decomposed in rows and composed != decomposed
+    for key in ("composed", "decomposed"):
+        report = next(report for report in reports if report["submission"] == HOSTILE_NAMES[key])
+        assert any("look alike" in note for note in report["notes"]), report["notes"]
 
 
 def test_attacks_leave_no_trace(class_run):
@@ -239,48 +280,83 @@ def test_attacks_leave_no_trace(class_run):
     assert not list(class_run["folder"].glob("grades*"))
 
 
-def test_gradebook_and_summary(class_run):
+def test_a_grader_gets_one_line_per_submission_a_table_relative_names_and_exit_0(class_run):
+    output, graded = class_run["output"], class_run["list"]
+    assert class_run["code"] == cli.EXIT_GRADED, output[-3000:]
+    assert sum(line.startswith("[") and "/10" in line for line in output.splitlines()) == len(graded)
+    exercises = list(contract.exercises_and_points())
+    header = next(line for line in output.splitlines() if line.startswith("submission"))
+    assert header.split() == ["submission", *exercises, "total"]
+    assert any(line.startswith("solved.ipynb ") and line.split()[-1] == "10/10" for line in output.splitlines())
+    assert "Traceback" not in output and "{'points'" not in output
     with open(class_run["report_dir"] / "grades.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    exercises = list(grader.exercises_and_points())
     assert list(rows[0]) == ["submission", *exercises, "total", "max_total"]
-    graded = json.loads((class_run["report_dir"] / "grades.json").read_text())
-    assert [row["submission"] for row in rows] == [submissions.spreadsheet_cell(report["submission"]) for report in graded]
-    assert [report["submission"] for report in graded] == sorted(report["submission"] for report in graded)
-    solved = next(row for row in rows if row["submission"].endswith("/solved.ipynb"))
-    points = grader.exercises_and_points()
+    assert [row["submission"] for row in rows] == [submissions.spreadsheet_cell(submissions.display_name(report["submission"]))
+                                                   for report in graded]
+    assert all("/" not in report["submission"] for report in graded)  # relative to the folder graded
+    solved = next(row for row in rows if row["submission"] == "solved.ipynb")
+    points = contract.exercises_and_points()
     assert [int(solved[name]) for name in exercises] == [points[name] for name in exercises]
-    assert f"total          {sum(points.values())} / {sum(points.values())}" in class_run["output"]
-    assert class_run["code"] == 1  # some submissions fail their tests
+    for name in ("grades.json", "grades.csv"):  # like any file the user writes, under umask 022
+        assert stat.S_IMODE((class_run["report_dir"] / name).stat().st_mode) == 0o644
+    assert all(report["seed"] == SEED for report in graded)
 
 
-def test_one_notebook_at_a_time_gives_the_same_report(class_run, tmp_path, shared_cache):
-    code, output = grade(FIXTURES / "solved.ipynb", tmp_path / "solved.json", "--workers", "1",
+def test_pytest_gives_the_same_points_and_one_message_per_lost_exercise(class_run, tmp_path, shared_cache):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("solved", "verify__greater_than"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", folder)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--submission", str(folder),
+               "--grade-report", str(tmp_path / "pytest.json"), "--seed", str(SEED), "-q"]
+    completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                               env=grading_environment(tmp_path, shared_cache))
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output[-3000:]  # a lost exercise is a failed test
+    greater = next(entry for entry in catalogue.mistakes("verify") if entry.name == "greater_than")
+    assert "FAILED verify__greater_than.ipynb::verify - 0/3: " in output, output[-3000:]
+    assert f"\n0/3: {greater.hint}\n" in output, output[-3000:]  # the failure: its one message, nothing else
+    assert "3 failed, 3 passed" in output and "'points'" not in output
+    for report in json.loads((tmp_path / "pytest.json").read_text()):
+        first = class_run["reports"][Path(report["submission"]).stem]
+        assert {key: value for key, value in report.items() if key != "notes"} == \
+               {key: value for key, value in first.items() if key != "notes"}
+
+
+def test_the_instructors_hidden_assert_counts(tmp_path, lfw_dir, shared_cache):
+    notebook = make_fixtures.read_source()
+    cell = next(cell for cell in notebook.cells if contract.nbgrader_metadata(cell).get("grade_id") == "test_verify")
+    cell.source = cell.source.replace(
+        "### END HIDDEN TESTS",
+        'dist, door_open = verify("images/camera/camera_01.jpg", "arnold", database, model)\n'
+        'assert dist > 5, "an instructor\'s check: dist must be above 5"\n### END HIDDEN TESTS')
+    source = tmp_path / "instructors.ipynb"
+    nbformat.write(notebook, source)
+    code, output = grade([FIXTURES / "solved.ipynb"], tmp_path / "hidden.json", "--instructors-notebook", str(source),
                          env=grading_environment(tmp_path, shared_cache))
-    assert code == 0, output[-2000:]
-    [again] = json.loads((tmp_path / "solved.json").read_text())
-    first = class_run["reports"]["solved"]
-    assert {key: value for key, value in again.items() if key != "submission"} == \
-           {key: value for key, value in first.items() if key != "submission"}
-    assert not (tmp_path / "solved.csv").exists()  # the gradebook is for folders
+    [report] = json.loads((tmp_path / "hidden.json").read_text())
+    assert code == cli.EXIT_GRADED, output[-2000:]
+    verify = report["exercises"]["verify"]
+    assert verify["points"] == 0 and verify["message"] == (
+        "an instructor's hidden test failed (its line 2): AssertionError: an instructor's check: dist must be above 5")
+    assert all(result["points"] == result["max_points"] for name, result in report["exercises"].items() if name != "verify")
 
 
-def test_time_limits_compose_with_no_global_timeout(tmp_path, lfw_dir, shared_cache):
+def test_time_limits_compose_within_each_submissions_budget(tmp_path, lfw_dir, shared_cache):
     folder = tmp_path / "slow"
     folder.mkdir()
     for name in make_fixtures.slow_fixture_names():
         shutil.copy(FIXTURES / f"{name}.ipynb", folder)
     shutil.copy(FIXTURES / "lost_the_cell_metadata.ipynb", folder)
-    # 3 s per exercise, one worker: the folder takes longer than pytest-timeout's 4 s, which
-    # must not stop it (the grading tests carry no global timeout).
-    code, output = grade(folder, tmp_path / "slow.json", "--time-limit", "3", "--workers", "1", "-o", "timeout=4",
+    code, output = grade([folder], tmp_path / "slow.json", "--time-limit", "3", "--workers", "1",
                          env=grading_environment(tmp_path, shared_cache))
     reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "slow.json").read_text())}
     problems = []
     for name in make_fixtures.slow_fixture_names() | {"lost_the_cell_metadata"}:
         problems += check_report(name, reports[name], json.loads((RESULTS / f"{name}.json").read_text()))
     assert not problems, "\n".join(problems) + output[-2000:]
-    assert "Timeout" not in output
+    assert code == cli.EXIT_GRADED
 
 
 def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_dir, shared_cache):
@@ -291,7 +367,7 @@ def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_
     # The hog keeps 48 processes busy for most of its 30 s, while the classmate's three
     # exercises are graded by the other worker, with the same 30 s each. (Without cgroups the
     # classmate's triplet_loss runs out of time: checked at 20 s and 30 s.)
-    code, output = grade(folder, tmp_path / "two.json", "--time-limit", "30", "--workers", "2",
+    code, output = grade([folder], tmp_path / "two.json", "--time-limit", "30", "--workers", "2",
                          env=grading_environment(tmp_path, shared_cache))
     reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "two.json").read_text())}
     assert reports["solved"]["total"] == reports["solved"]["max_total"], reports["solved"]
@@ -304,10 +380,83 @@ def test_without_bubblewrap_the_grader_refuses_and_says_how_to_install_it(tmp_pa
     for tool in ("choom", "prlimit", "setpriv"):
         os.symlink(shutil.which(tool), bin_dir / tool)
     environment = dict(grading_environment(tmp_path, shared_cache), PATH=f"{Path(sys.executable).parent}:{bin_dir}")
-    code, output = grade(FIXTURES / "solved.ipynb", tmp_path / "none.json", env=environment)
-    assert code == 2 and "apt-get install -y bubblewrap" in output and "--no-sandbox" in output, output[-2000:]
+    code, output = grade([FIXTURES / "solved.ipynb"], tmp_path / "none.json", env=environment)
+    assert code == cli.EXIT_NO_SANDBOX and "apt-get install -y bubblewrap" in output and "--no-sandbox" in output, output[-2000:]
     assert not (tmp_path / "none.json").exists()
-    code, output = grade(FIXTURES / "lost_the_cell_metadata.ipynb", tmp_path / "unsafe.json", "--no-sandbox", env=environment)
+    code, output = grade([FIXTURES / "lost_the_cell_metadata.ipynb"], tmp_path / "unsafe.json", "--no-sandbox", env=environment)
     [report] = json.loads((tmp_path / "unsafe.json").read_text())
     assert report["exercises"]["who_is_it"]["points"] > 0, output[-2000:]
-    assert "WARNING" in output and "--no-sandbox" in output
+    assert "WARNING" in output and "--no-sandbox" in output and code == cli.EXIT_GRADED
+
+
+# ---------------------------------------------------------------------------------------------
+# Shards, memory, and the sandbox's memory without a cgroup
+
+
+def test_shards_split_a_class_and_merging_joins_them(tmp_path):
+    items = [f"n{index}.ipynb" for index in range(7)]
+    parts = [cli.shard(items, f"{number}/3") for number in (1, 2, 3)]
+    assert sorted(sum(parts, [])) == sorted(items) and all(parts)
+    with pytest.raises(ValueError, match="K must be between 1 and N"):
+        cli.shard(items, "4/3")
+    reports = [{"submission": name, "total": 1, "max_total": 10, "notes": [], "seed": 1,
+                "exercises": {"verify": {"points": 1, "max_points": 3, "message": "x"}}} for name in items]
+    for number, part in enumerate(parts, start=1):
+        grader.write_reports([report for report in reports if report["submission"] in part], tmp_path / f"shard{number}.json", ["verify"])
+    assert cli.main(["merge", *(str(tmp_path / f"shard{number}.json") for number in (1, 2, 3)),
+                     "--report", str(tmp_path / "grades.json")]) == cli.EXIT_GRADED
+    assert json.loads((tmp_path / "grades.json").read_text()) == reports
+    assert (tmp_path / "grades.csv").read_text().count("\n") == len(items) + 1
+    assert cli.main(["merge", str(tmp_path / "shard1.json"), str(tmp_path / "shard1.json"),
+                     "--report", str(tmp_path / "twice.json")]) == cli.EXIT_USAGE
+
+
+def test_workers_and_memory_fit_the_memory_available():
+    gib = resources.GIB
+    assert resources.plan(2, 3 * gib, available=16 * gib, own=gib) == resources.Plan(2, 3 * gib, "")
+    fewer = resources.plan(4, 3 * gib, available=8 * gib, own=gib)
+    assert fewer.workers == 2 and fewer.memory_bytes == 3 * gib and "instead of 4" in fewer.line
+    smaller = resources.plan(2, 3 * gib, available=3 * gib, own=gib)
+    assert smaller.workers == 1 and gib <= smaller.memory_bytes < 3 * gib and "limited to" in smaller.line
+    with pytest.raises(MemoryError, match="Not enough memory to grade"):
+        resources.plan(1, 3 * gib, available=gib, own=gib)
+
+
+def test_the_memory_a_cgroup_still_allows_counts_the_limits_of_its_parents(tmp_path):
+    memory = tmp_path / "memory"
+    (memory / "job" / "grader").mkdir(parents=True)
+    (memory / "memory.limit_in_bytes").write_text(str(2**63 - 4096))
+    (memory / "memory.usage_in_bytes").write_text("0")
+    (memory / "job" / "memory.limit_in_bytes").write_text(str(5 * 2**30))
+    (memory / "job" / "memory.usage_in_bytes").write_text(str(2**30 + 2**29))
+    (memory / "job" / "memory.stat").write_text(f"cache 1\ntotal_inactive_file {2**29}\n")
+    (memory / "job" / "grader" / "memory.limit_in_bytes").write_text(str(2**63 - 4096))
+    (memory / "job" / "grader" / "memory.usage_in_bytes").write_text(str(2**30))
+    assert resources.cgroup_room("4:memory:/job/grader\n1:cpu:/\n", root=tmp_path) == 4 * 2**30
+
+
+HOGS_IN_MANY_PROCESSES = '''\
+import os, time
+for _ in range(6):
+    if os.fork() == 0:
+        kept = b"\\1" * (200 * 2**20)  # 6 x 200 MB, touched: more than the 512 MB allowed in all
+        time.sleep(60)
+        os._exit(0)
+time.sleep(60)
+
+def who_is_it(image_path, database, model):
+    return float("inf"), None
+'''
+
+
+def test_without_a_cgroup_the_sandboxes_memory_is_watched_and_bounded(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox.Cgroups, "available", lambda self: False)
+    with sandbox.Sandbox(sandbox.Limits(seconds=40, memory_bytes=512 * 2**20)) as box:
+        assert box.memory_watched and box.cgroups is None and "watched" in box.notes[0]
+        job = {"exercise": "who_is_it", "cells": [{"exercise": "who_is_it", "source": HOGS_IN_MANY_PROCESSES}],
+               "hidden_test": "", "cases": [], "databases": {}, "encodings": {},
+               "notebook": {"database": {}, "threshold": 1.11, "photos": {}}}
+        outcome = box.run(job)
+    assert outcome.out_of_memory and not outcome.timed_out
+    kind, message, _ = grader.read_answer(outcome, checks.CaseSet("who_is_it", [], {}, {}), box.limits, 40)
+    assert kind == "problem" and message.startswith("it ran out of memory"), message

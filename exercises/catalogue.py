@@ -4,12 +4,16 @@ Each wrong implementation is written as a learner would write the exercise's cel
 the hint the public tests and the grader give for it. They serve three purposes:
 
 - diagnosis: an answer that matches a mistake's answers on every case gets that mistake's hint
-  (``tests/exercise_checks.py``);
+  (``exercises/checks.py``);
 - case design: the test suite checks that every mistake differs from the reference on at least
   one public case and one grader case, and that no two mistakes answer alike on all cases
   (``tests/test_exercise_checks.py``);
 - fixtures: the grader's fixture notebooks are generated from them
   (``tests/grading/fixtures/make_fixtures.py``).
+
+``UNTIDY`` holds right answers written in a way the docstring advises against (a numpy.bool_
+for door_open, a tensor for dist): values cannot tell them from the reference, so they earn the
+points, and the public tests print the teaching note they carry.
 
 The functions here are never called as they are: ``source`` of an entry is run in a fresh
 namespace holding ``np``, ``tf``, ``THRESHOLD`` and ``img_to_encoding``, as a learner's cell is.
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # The names a learner's cell finds defined: given to each entry's namespace when it runs
-# (exercise_checks.load); here only so that the functions below read as the cells they stand for.
+# (checks.load); here only so that the functions below read as the cells they stand for.
 tf = None
 THRESHOLD = None
 img_to_encoding = None
@@ -41,6 +45,7 @@ class Entry:
 
 REFERENCES = {}  # exercise -> Entry
 MISTAKES = []  # in the order the diagnosis tries them
+UNTIDY = []  # right answers with a teaching note (the Entry's hint is the note)
 
 
 def _cell_source(function, exercise):
@@ -62,6 +67,17 @@ def mistake(hint):
     def register(function):
         exercise, name = function.__name__.split("__")
         MISTAKES.append(Entry(exercise, name, _cell_source(function, exercise), hint))
+        return function
+
+    return register
+
+
+def untidy(note):
+    """Register a right but untidy implementation, named ``<exercise>__<habit>``, with its note."""
+
+    def register(function):
+        exercise, name = function.__name__.split("__")
+        UNTIDY.append(Entry(exercise, name, _cell_source(function, exercise), note))
         return function
 
     return register
@@ -200,8 +216,8 @@ def triplet_loss__python_max(y_true, y_pred, alpha=0.2):
     return tf.reduce_sum(max(pos_dist - neg_dist + alpha, 0.0))
 
 
-@mistake("The value is right but you returned a NumPy number: return a TensorFlow tensor (tf "
-         "operations only, no .numpy() or np.*), so that Keras can train with it.")
+@mistake("The value is right but it has no gradient: you returned a NumPy or Python number (.numpy(), "
+         "np.*, float()), which Keras cannot train with. Return the tensor TensorFlow operations give.")
 def triplet_loss__returns_numpy(y_true, y_pred, alpha=0.2):
     anchor, positive, negative = y_pred[0], y_pred[1], y_pred[2]
     pos_dist = tf.reduce_sum(tf.square(anchor - positive), axis=-1)
@@ -381,8 +397,8 @@ def verify__swapped_return(image_path, identity, database, model):
     return door_open, dist
 
 
-@mistake("door_open must be a Python bool (True/False), not numpy.bool_: comparisons of NumPy "
-         "numbers give numpy.bool_; wrap the comparison in bool(...).")
+@untidy("door_open is a numpy.bool_, not the Python bool the docstring asks for: bool(dist < THRESHOLD) makes "
+        "it one.")
 def verify__numpy_bool(image_path, identity, database, model):
     if identity not in database:
         raise ValueError(f"{identity!r} is not in the database; known people: {sorted(database)}")
@@ -392,8 +408,7 @@ def verify__numpy_bool(image_path, identity, database, model):
     return dist, door_open
 
 
-@mistake("dist must be a single number (a float), not an array of shape (1,): take the norm of "
-         "the 1-D difference, or convert with float(...).")
+@untidy("dist is a numpy.ndarray, not the float the docstring asks for: float(...) makes it one.")
 def verify__one_element_array(image_path, identity, database, model):
     if identity not in database:
         raise ValueError(f"{identity!r} is not in the database; known people: {sorted(database)}")
@@ -403,8 +418,8 @@ def verify__one_element_array(image_path, identity, database, model):
     return dist, door_open
 
 
-@mistake("dist must be a Python float, but you returned a TensorFlow tensor (from tf.norm): use "
-         "np.linalg.norm, or convert with float(...).")
+@untidy("dist is a tensorflow.python.framework.ops.EagerTensor, not the float the docstring asks for: "
+        "float(...) makes it one.")
 def verify__tensor_distance(image_path, identity, database, model):
     if identity not in database:
         raise ValueError(f"{identity!r} is not in the database; known people: {sorted(database)}")

@@ -61,6 +61,24 @@ class Cgroups:
     def available(self):
         return bool(self.bases)
 
+    def remove_stale(self):
+        """Remove the cgroup folders a grader that was killed left behind (``facenet-grading-<pid>``
+        whose process is gone), killing what still runs in them; returns how many were removed."""
+        removed = 0
+        for base in self.bases.values():
+            for folder in base.parent.glob("facenet-grading-*"):
+                pid = folder.name.rsplit("-", 1)[-1]
+                if folder == base or not pid.isdigit() or Path(f"/proc/{pid}").exists():
+                    continue
+                runs = [run for run in folder.iterdir() if run.is_dir()]
+                self.remove(runs, wait_seconds=0)
+                try:
+                    folder.rmdir()
+                    removed += 1
+                except OSError:
+                    pass
+        return removed
+
     def _set_up_v1(self, own):
         for controller in CONTROLLERS:
             mount = self.root / controller

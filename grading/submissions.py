@@ -5,6 +5,11 @@ is parsed with a depth guard, and every field used is checked for its type. Anyt
 makes that one submission unreadable, with a reason that quotes none of its content; the other
 submissions are graded. Paths that are not regular files (symbolic links, FIFOs, devices,
 folders) are refused without being opened for reading.
+
+Everything done here takes time in proportion to the notebook's size, which is checked first:
+one JSON parse, one pass over the cells, and searches anchored at the start of a line. Turning
+a cell into the Python IPython would run happens inside the sandbox (``cells.py``), within the
+exercise's time limit.
 """
 
 import json
@@ -14,6 +19,8 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from exercises import contract
 
 SIZE_LIMIT_BYTES = 20_000_000  # JupyterLab's notebooks for this course are about 30 kB to 2 MB
 CELL_SOURCE_LIMIT = 1_000_000  # characters of one graded cell
@@ -29,6 +36,7 @@ class GradedCells:
 
     sources: dict  # exercise -> the cell's source (str)
     notes: list = field(default_factory=list)
+    too_long: dict = field(default_factory=dict)  # exercise -> why its cell is not graded
 
 
 def clean_text(text, limit=500):
@@ -44,37 +52,62 @@ def spreadsheet_cell(text):
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def as_python(source):
-    """A cell's source as the Python IPython itself would run: magics such as ``%%time``,
-    ``%matplotlib`` or ``!pip`` become ``get_ipython()`` calls (the sandbox runs the body of
-    ``%%time``-like cell magics and skips the rest; see child.py). A pure string transformation."""
-    from IPython.core.inputtransformer2 import TransformerManager
+def find_submissions(paths):
+    """The notebooks to grade, with the name each gets in the reports.
 
-    if not re.search(r"^\s*[%!]", source, re.M):
-        return source
-    try:
-        return TransformerManager().transform_cell(source)
-    except Exception:  # noqa: BLE001 - IPython could not parse it; Python will say what is wrong
-        return source
+    Args:
+        paths: notebooks and folders; a folder stands for every ``*.ipynb`` entry in it (sorted).
 
-
-def find_submissions(path):
-    """The notebooks to grade: ``path`` itself, or every ``*.ipynb`` entry of a folder (sorted).
-
-    Entries are returned whatever their type; ``read_graded_cells`` refuses non-regular files.
+    Returns:
+        [(path, name)], where a name is the path relative to the folder graded (for several
+        arguments, relative to the folder they share). Entries are returned whatever their type;
+        ``read_graded_cells`` refuses non-regular files.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist, or a folder holds no .ipynb entries.
+        FileNotFoundError: a path does not exist, or a folder holds no .ipynb entries.
     """
-    path = Path(path)
-    if not os.path.lexists(path):
-        raise FileNotFoundError(f"{path}: no such notebook or folder")
-    if path.is_dir() and not path.is_symlink():
-        found = sorted(entry for entry in path.iterdir() if entry.name.endswith(".ipynb"))
-        if not found:
-            raise FileNotFoundError(f"{path} holds no .ipynb notebooks")
-        return found
-    return [path]
+    found, bases = [], []
+    for path in (Path(path) for path in paths):
+        if not os.path.lexists(path):
+            raise FileNotFoundError(f"{path}: no such notebook or folder")
+        if path.is_dir() and not path.is_symlink():
+            entries = sorted(entry for entry in path.iterdir() if entry.name.endswith(".ipynb"))
+            if not entries:
+                raise FileNotFoundError(f"{path} holds no .ipynb notebooks")
+            found += entries
+            bases.append(path.absolute())
+        else:
+            found.append(path)
+            bases.append(path.absolute().parent)
+    base = Path(os.path.commonpath(bases)) if bases else Path.cwd()
+    named = [(path, path.absolute().relative_to(base).as_posix()) for path in found]
+    seen = set()
+    return [(path, name) for path, name in named if not (name in seen or seen.add(name))]
+
+
+def display_name(name):
+    """A submission's name for tables and gradebooks: cleaned, and, when it is not written in
+    Unicode's composed form (NFC), marked so that it cannot be taken for a name that is."""
+    cleaned = clean_text(name)
+    if unicodedata.is_normalized("NFC", name):
+        return cleaned
+    return f"{clean_text(unicodedata.normalize('NFC', name))} [decomposed Unicode: {ascii(name)[1:-1]}]"
+
+
+def note_lookalike_names(reports):
+    """Add a note to each report whose name differs from another's only in Unicode normalisation
+    (José written with é, or with e and a combining accent): they look alike but are two files."""
+    groups = {}
+    for report in reports:
+        groups.setdefault(unicodedata.normalize("NFC", report["submission"]), []).append(report)
+    for group in groups.values():
+        names = sorted({report["submission"] for report in group})
+        if len(names) > 1:
+            listed = " and ".join(ascii(name) for name in names)
+            for report in group:
+                note = f"names that look alike but differ in their Unicode characters were graded apart: {listed}"
+                if note not in report["notes"]:
+                    report["notes"].append(clean_text(note))
 
 
 def _read_bytes(path):
@@ -135,15 +168,10 @@ def _cell_fields(cell, number):
         source = "".join(source)
     if not isinstance(source, str):
         raise UnreadableSubmission(f"cell {number}'s source is neither text nor a list of lines")
-    metadata = cell.get("metadata", {})
-    if not isinstance(metadata, dict):
-        raise UnreadableSubmission(f"cell {number}'s metadata is not an object")
-    nbgrader = metadata.get("nbgrader", {})
-    if not isinstance(nbgrader, dict):
-        raise UnreadableSubmission(f"cell {number}'s metadata.nbgrader is not an object")
-    grade_id = nbgrader.get("grade_id")
-    if grade_id is not None and not isinstance(grade_id, str):
-        raise UnreadableSubmission(f"cell {number}'s nbgrader grade_id is not a string")
+    try:
+        grade_id = contract.nbgrader_metadata(cell, strict=True).get("grade_id")
+    except ValueError as problem:
+        raise UnreadableSubmission(f"cell {number}: {problem}") from None
     return cell_type, source, grade_id
 
 
@@ -182,12 +210,16 @@ def read_graded_cells(path, exercises):
         if exercise in by_grade_id:
             found = by_grade_id[exercise]
             if len(found) > 1:
-                numbers = ", ".join(str(number) for number, _ in found)
+                numbers = ", ".join(str(number) for number, _ in found[:20]) + (", ..." if len(found) > 20 else "")
                 notes.append(f"cells {numbers} all carry grade_id {exercise!r}; the last one was graded. "
                              "Delete the copies (nbgrader refuses duplicate grade_ids).")
-            sources[exercise] = as_python(found[-1][1])
+            sources[exercise] = found[-1][1]
         elif exercise in by_definition:
-            sources[exercise] = as_python(by_definition[exercise])
-        if len(sources.get(exercise, "")) > CELL_SOURCE_LIMIT:
-            raise UnreadableSubmission(f"the {exercise} cell is over {CELL_SOURCE_LIMIT:,} characters")
-    return GradedCells(sources, notes)
+            sources[exercise] = by_definition[exercise]
+    too_long = {}
+    for exercise, source in list(sources.items()):
+        if len(source) > CELL_SOURCE_LIMIT:
+            del sources[exercise]
+            too_long[exercise] = (f"the {exercise} cell has {len(source):,} characters, more than the {CELL_SOURCE_LIMIT:,} "
+                                  "a graded cell may have: remove what it does not need (blank lines, pasted output)")
+    return GradedCells(sources, notes, too_long)
