@@ -441,6 +441,8 @@ class FaceDatabase:
         then answers as ``identify`` does.
         """
         names, means = self._summary()
+        if not names:
+            return {}
         return {name: (mean / np.linalg.norm(mean)).astype(np.float32) for name, mean in zip(names, means)}
 
     @classmethod

@@ -94,3 +94,4 @@ def test_the_enrol_widget_says_it_needs_a_live_notebook_where_it_cannot_be_shown
     bundle = try_it_yourself.EnrolWidget(model)._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "needs a live notebook" in bundle["text/plain"]
+

@@ -449,7 +449,7 @@ def test_the_atomic_check_catches_a_save_in_place(model, vectors, tmp_path, monk
         check_save_is_atomic(WritesInPlace, model, vectors, tmp_path, monkeypatch)
 
 
-def test_identities_must_be_names(model, vectors):
+def test_identities_must_be_names_and_an_empty_database_says_so(model, vectors, tmp_path):
     people = FaceDatabase(model)
     for identity, error in ((None, TypeError), (3, TypeError), ("", ValueError), ("   ", ValueError)):
         with pytest.raises(error, match="identity must be a person's name"):
@@ -464,7 +464,8 @@ def test_identities_must_be_names(model, vectors):
         people.remove("ada")
     with pytest.raises(ValueError, match="L2 norm 1"):
         people.add_embeddings("ada", vectors["ada"] * 3)
-    assert len(people) == 0
+    assert len(people) == 0 and people.as_dict() == {} and people.identities() == []
+    assert len(FaceDatabase.load(people.save(tmp_path / "empty.npz"), model)) == 0
 
 
 def test_the_graded_dict_and_a_face_database_agree_with_one_photo_each(model, vectors):
