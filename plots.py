@@ -182,3 +182,64 @@ def query_times(table):
     axis.legend()
     figure.tight_layout()
     return figure
+
+
+def several_photos_curves(table, threshold, far=0.01):
+    """The ways of using several photos against the photos enrolled per person
+    (``open_set.several_photos_table``): rank-1, recognised at the threshold for ``far``, and
+    recognised and strangers rejected at the fixed threshold."""
+    methods = list(dict.fromkeys(row["method"] for row in table))
+    figure, axes = plt.subplots(1, 4, figsize=(17, 4))
+    panels = [
+        ("rank1", "Rank-1 (closed set)", "fraction of probes: right person first"),
+        ("identified_at_far", f"Recognised, threshold for {far:.0%} of strangers", "fraction of probes: right and let in"),
+        ("identified", f"Recognised at the fixed threshold {threshold:.2f}", "fraction of probes: right and let in"),
+        ("strangers_rejected", f"Strangers rejected at {threshold:.2f}", "fraction of strangers turned away"),
+    ]
+    for axis, (key, title, label) in zip(axes, panels):
+        for number, method in enumerate(methods):
+            rows = [row for row in table if row["method"] == method and key in row]
+            if rows:
+                axis.plot([row["photos"] for row in rows], [row[key] for row in rows], marker="o", label=method,
+                          color=f"C{number}", linestyle="--" if method == "FaceDatabase" else "-")
+        axis.set_xscale("log")
+        counts = sorted({row["photos"] for row in table})
+        axis.set_xticks(counts, [str(count) for count in counts])
+        axis.minorticks_off()
+        axis.set_xlabel("photos enrolled per person")
+        axis.set_ylabel(label)
+        axis.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def stranger_tradeoff(table, threshold, counts=(1, 10)):
+    """People recognised against strangers let in as the threshold moves (``curve`` of
+    ``open_set.several_photos_table``), for the distance methods with few and many photos per
+    person; the fixed threshold is a dot on each curve. Strangers let in on a log scale: the
+    strict thresholds, where the methods differ, are on the left."""
+    methods = list(dict.fromkeys(row["method"] for row in table))
+    figure, axes = plt.subplots(1, len(counts), figsize=(6 * len(counts), 4.5), sharey=True)
+    axes = np.atleast_1d(axes)
+    for axis, count in zip(axes, counts):
+        for row in table:
+            if row["photos"] != count or "curve" not in row:
+                continue
+            curve = row["curve"]
+            let_in = 1 - np.asarray(curve["strangers_rejected"])
+            recognised = np.asarray(curve["identified"])
+            shown = let_in >= 1 / row["strangers_tested"]  # below one stranger in a draw: too few to tell
+            colour = f"C{methods.index(row['method'])}"
+            axis.plot(let_in[shown], recognised[shown], color=colour, label=row["method"],
+                      linestyle="--" if row["method"] == "FaceDatabase" else "-")
+            mark = int(np.argmin(np.abs(np.asarray(curve["thresholds"]) - threshold)))
+            axis.plot(let_in[mark], recognised[mark], "o", color=colour)
+        axis.set_xscale("log")
+        axis.set_xlabel("strangers let in (log scale)")
+        axis.set_title(f"{count} photo{'s' if count > 1 else ''} per person (dots: threshold {threshold:.2f})", fontsize=10)
+        axis.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("probes recognised (right and let in)")
+    axes[0].legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure

@@ -1,14 +1,15 @@
 """Generate the student notebooks from the instructors' source notebooks.
 
-    python scripts/make_student_notebook.py           # writes Face_Recognition.ipynb and Face_Recognition_at_scale.ipynb
+    python scripts/make_student_notebook.py           # writes the three student notebooks at the top level
     python scripts/make_student_notebook.py --check   # fails if a committed one is stale
 
 The source, ``source/Face_Recognition.ipynb``, holds the solutions between
 ``### BEGIN SOLUTION`` / ``### END SOLUTION`` and hidden tests between ``### BEGIN HIDDEN TESTS``
 / ``### END HIDDEN TESTS``, in cells marked with nbgrader metadata. nbgrader's own preprocessors
 replace each solution by a placeholder, drop the hidden tests and clear every output.
-``source/Face_Recognition_at_scale.ipynb`` has no exercises: its student version is the source
-without outputs.
+The follow-ups, ``source/Face_Recognition_at_scale.ipynb`` and
+``source/Face_Recognition_several_photos.ipynb``, have no exercises: their student versions are
+the sources without outputs.
 """
 
 import argparse
@@ -26,6 +27,10 @@ SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition.ipynb"
 STUDENT_PATH = PROJECT_DIR / "Face_Recognition.ipynb"
 AT_SCALE_SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition_at_scale.ipynb"
 AT_SCALE_PATH = PROJECT_DIR / "Face_Recognition_at_scale.ipynb"
+SEVERAL_PHOTOS_SOURCE_PATH = PROJECT_DIR / "source" / "Face_Recognition_several_photos.ipynb"
+SEVERAL_PHOTOS_PATH = PROJECT_DIR / "Face_Recognition_several_photos.ipynb"
+# The follow-up notebooks without exercises: (source, student version).
+FOLLOW_UPS = [(AT_SCALE_SOURCE_PATH, AT_SCALE_PATH), (SEVERAL_PHOTOS_SOURCE_PATH, SEVERAL_PHOTOS_PATH)]
 # A solution region as nbgrader marks it, with its indentation; group 1 is the solution's code.
 SOLUTION_PATTERN = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n", re.S)
 PLACEHOLDER = contract.PLACEHOLDER
@@ -60,10 +65,8 @@ def render(notebook):
 def generated():
     """[(source path, student path, the student notebook's text)] for each notebook."""
     main = nbformat.read(SOURCE_PATH, as_version=4)
-    at_scale = nbformat.read(AT_SCALE_SOURCE_PATH, as_version=4)
-    return [
-        (SOURCE_PATH, STUDENT_PATH, render(student_version(main))),
-        (AT_SCALE_SOURCE_PATH, AT_SCALE_PATH, render(strip_outputs(at_scale))),
+    return [(SOURCE_PATH, STUDENT_PATH, render(student_version(main)))] + [
+        (source, student, render(strip_outputs(nbformat.read(source, as_version=4)))) for source, student in FOLLOW_UPS
     ]
 
 

@@ -20,6 +20,8 @@ SOURCE = make_student_notebook.SOURCE_PATH
 STUDENT = make_student_notebook.STUDENT_PATH
 AT_SCALE_SOURCE = make_student_notebook.AT_SCALE_SOURCE_PATH
 AT_SCALE = make_student_notebook.AT_SCALE_PATH
+SEVERAL_PHOTOS_SOURCE = make_student_notebook.SEVERAL_PHOTOS_SOURCE_PATH
+SEVERAL_PHOTOS = make_student_notebook.SEVERAL_PHOTOS_PATH
 NOISE = re.compile(r"cuda|absl|cuInit|oneDNN", re.I)
 
 
@@ -52,7 +54,7 @@ def exercise_test_cells(notebook):
 
 
 def test_committed_notebooks_carry_no_outputs():
-    for path in (SOURCE, STUDENT):
+    for path in (SOURCE, STUDENT, SEVERAL_PHOTOS_SOURCE, SEVERAL_PHOTOS):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear the outputs"
@@ -69,6 +71,11 @@ def test_student_notebook_is_generated_from_the_source():
 def test_at_scale_notebook_is_generated_from_its_source():
     expected = make_student_notebook.render(make_student_notebook.strip_outputs(nbformat.read(AT_SCALE_SOURCE, as_version=4)))
     assert AT_SCALE.read_text() == expected, "run: python scripts/make_student_notebook.py"
+
+
+def test_several_photos_notebook_is_generated_from_its_source():
+    expected = make_student_notebook.render(make_student_notebook.strip_outputs(nbformat.read(SEVERAL_PHOTOS_SOURCE, as_version=4)))
+    assert SEVERAL_PHOTOS.read_text() == expected, "run: python scripts/make_student_notebook.py"
 
 
 def test_pasting_the_solutions_into_the_student_cells_gives_the_instructors_cells():
@@ -152,3 +159,69 @@ def test_at_scale_notebook_runs_from_another_folder_with_small_parameters(lfw_di
     assert "1:1 false-accept rate" in compound, compound
     outputs = "\n".join(cell_text(cell) for cell in executed.cells)
     assert not NOISE.search(outputs), NOISE.search(outputs)
+
+
+def parameters_cell(notebook):
+    [cell] = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    return cell
+
+
+def test_several_photos_notebook_runs_the_benchmarks_parameters():
+    """Its numbers are benchmarks/several_photos.py's: the same parameters at full size."""
+    values = {}
+    exec(parameters_cell(nbformat.read(SEVERAL_PHOTOS_SOURCE, as_version=4)).source, {}, values)
+    import open_set
+
+    assert values == open_set.SEVERAL_PHOTOS
+
+
+# The several-photos notebook's parameters cell, small: 12 people with 8 photos and 60 strangers to
+# embed (a subset of tests/test_several_photos.py's LFW sample, so cached by it or by this test).
+SEVERAL_PHOTOS_SMALL = """MIN_PHOTOS = 11
+MAX_PHOTOS = 8
+MAX_PEOPLE = 12
+MAX_STRANGERS = 60
+PHOTOS_PER_PERSON = [1, 2, 5]
+DRAWS = 2
+FAR = 0.05
+NEWCOMERS = 3
+NEWCOMER_PHOTOS = 2
+SEED = 0
+"""
+
+
+def test_several_photos_notebook_runs_from_another_folder_with_small_parameters(lfw_dir, tmp_path):
+    notebook = nbformat.read(SEVERAL_PHOTOS_SOURCE, as_version=4)
+    parameters_cell(notebook).source = SEVERAL_PHOTOS_SMALL
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import json\nprint('TABLE', json.dumps(table))\nprint('JOINING', json.dumps(joining))"))
+    small = tmp_path / "elsewhere" / "several_photos_small.ipynb"  # not the project folder: the modules are installed
+    small.parent.mkdir()
+    nbformat.write(notebook, small)
+    executed = run_notebook(small, small.parent / "executed.ipynb")
+    printed = cell_text(executed.cells[-1])
+    table = json.loads(re.search(r"TABLE (.*)", printed).group(1))
+    joining = json.loads(re.search(r"JOINING (.*)", printed).group(1))
+    import open_set
+
+    assert [(row["method"], row["photos"]) for row in table] == [(method, count) for method in open_set.METHODS
+                                                                  for count in (1, 2, 5)]
+    assert all(row["people"] == 12 and row["probes"] == 36 and row["strangers_tested"] == 30 and row["draws"] == 2
+               for row in table)
+    # FaceNet finds nearly everyone among 12 people; a broken search, embedding or classifier would not.
+    assert all(row["rank1"] >= 0.9 for row in table), table
+    rows = {(row["method"], row["photos"]): row for row in table}
+    assert rows[("FaceDatabase", 5)]["strangers_rejected"] >= rows[("FaceDatabase", 1)]["strangers_rejected"]
+    assert joining["newcomers"] == 3 and joining["people_before"] == 9
+    # The tables (Markdown), the figures, and section 5's FaceDatabase: found, saved and loaded again.
+    markdown = [output for cell in executed.cells for output in cell.get("outputs", [])
+                if "text/markdown" in output.get("data", {})]
+    assert len(markdown) == 2 and "**Strangers rejected, at the fixed threshold 1.11**" in markdown[0].data["text/markdown"]
+    figures = [output for cell in executed.cells for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    assert len(figures) == 3
+    door = cell_text(next(cell for cell in executed.cells if "door.save(" in cell.source))
+    assert re.search(r"identify says \('[\w-]+', 0\.\d+\); the nearest in the dict is [\w-]+ at 0\.\d+, below 1\.11", door), door
+    assert "identify says (None, " in door and "loaded again: FaceDatabase(3 people, 15 photos)" in door
+    outputs = "\n".join(cell_text(cell) for cell in executed.cells)
+    assert not NOISE.search(outputs), NOISE.search(outputs)
+    assert "Traceback" not in outputs and "Warning" not in outputs, outputs[-3000:]
