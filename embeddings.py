@@ -173,11 +173,12 @@ def encode_images(
 
     Each embedding is cached in ``cache_folder(cache_dir, ...)``, keyed by the photo's SHA-256,
     the pipeline's version, the weights' SHA-256 and the preprocessing options, so a second call
-    is fast and a changed photo, pipeline or weights are recomputed. Batches already done stay cached if a later photo fails.
+    is fast and a changed photo, pipeline or weights are recomputed. Batches already done stay
+    cached if a later photo fails.
 
     Args:
         paths: photo file paths.
-        model: the network from ``load_facenet``.
+        model: the network from ``load_facenet``; None loads it, and only if a photo is not cached.
         batch_size: photos per detection and network batch.
         flip, margin, on_no_face: see ``img_to_encoding``.
         cache_dir: folder for the cache, or None for no cache.
@@ -202,7 +203,10 @@ def encode_images(
                 continue
         to_compute.append(index)
 
+    if to_compute and model is None:
+        model = load_facenet()
     several = fallbacks = 0
+
     def crops_of(indices):
         images = [read_image(paths[index]) for index in indices]
         return face_crops(images, [str(paths[index]) for index in indices], margin, on_no_face, warn_several=False)

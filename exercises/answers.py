@@ -42,6 +42,7 @@ import numpy as np
 TEXT_LIMIT = 200  # characters kept of a returned string or a type name
 MESSAGE_LIMIT = 20_000  # characters kept of an exception's message: its start and its end
 MAX_ITEMS = 8
+IMAGES_MARKER = "images/"  # photos are named by their path from the project's images/ folder on
 _MISSING = object()
 
 
@@ -113,6 +114,34 @@ def encode(value, depth=0):
     except Exception:  # noqa: BLE001 - a value that lies about itself is just "an object"
         pass
     return {"object": type_name(value)}
+
+
+def stand_in_encoder(encodings, unknown=None):
+    """An img_to_encoding that returns a known encoding for each photo (a copy), without a model.
+
+    Args:
+        encodings: {photo: (512,) float32 array}. A photo is looked up by its key, then (for a
+            path like ../images/camera/x.jpg or /abs/images/camera/x.jpg) by its path from
+            "images/" on.
+        unknown: what to do with a photo not in ``encodings``: None raises FileNotFoundError;
+            "stand-in" returns a fixed unit vector made from the path (a learner's own check at
+            the end of a cell, in the grading sandbox, then runs).
+    """
+
+    def img_to_encoding(image_path, model=None, *unused, **also_unused):
+        key = str(image_path).replace("\\", "/")
+        if key not in encodings and IMAGES_MARKER in key:
+            key = key[key.rindex(IMAGES_MARKER):]
+        if key in encodings:
+            return np.array(encodings[key], dtype=np.float32)
+        if unknown != "stand-in":
+            raise FileNotFoundError(f"{image_path}: not one of the photos of these cases")
+        import zlib
+
+        vector = np.random.default_rng(zlib.crc32(key.encode("utf-8", "replace"))).normal(size=512)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+    return img_to_encoding
 
 
 def _gradient(tape, result, inputs):

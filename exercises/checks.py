@@ -29,7 +29,6 @@ use a ``CaseSet`` from here, so a learner gets the same verdict and the same wor
 
 import math
 import threading
-import zlib
 
 import numpy as np
 
@@ -60,12 +59,6 @@ def stand_in_encoding(seed):
     return _unit(np.random.default_rng(seed).normal(size=512)).astype(np.float32)
 
 
-def stand_in_for_path(path):
-    """The stand-in encoding of a photo nobody computed (a learner's own check at the end of a
-    cell, in the sandbox): the same vector for the same path, every time."""
-    return stand_in_encoding(zlib.crc32(str(path).encode("utf-8", "replace")))
-
-
 def point_at_distance(origin, distance, rng):
     """A float32 vector at L2 distance ``distance`` (to float32 precision) from ``origin``."""
     direction = _unit(rng.normal(size=np.shape(origin)))
@@ -84,18 +77,6 @@ def point_at_exact_distance(origin, distance):
             point[index] = moved
             return point
     raise ValueError(f"no coordinate of this encoding moves by exactly {distance}")
-
-
-def stand_in_encoder(encodings):
-    """An img_to_encoding that returns the known encoding of each photo (a copy)."""
-
-    def img_to_encoding(image_path, model=None, *unused, **also_unused):
-        key = str(image_path)
-        if key not in encodings:
-            raise FileNotFoundError(f"{key}: not one of the photos of these cases")
-        return np.array(encodings[key], dtype=np.float32)
-
-    return img_to_encoding
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,7 +460,7 @@ class CaseSet:
         self.cases = cases
         self.databases = databases
         self.encodings = encodings
-        self.encode = stand_in_encoder(encodings)
+        self.encode = answers.stand_in_encoder(encodings)
         reference = load(catalogue.REFERENCES[exercise].source, exercise)
         self.expected = run(reference, self)
         self._mistakes = {}

@@ -138,7 +138,7 @@ def camera_table(who_is_it, database, model, threshold=settings.VERIFICATION_THR
     reference = checks.load(checks.catalogue.REFERENCES["who_is_it"].source, "who_is_it")
     for photo, expected in photos:
         case = {"exercise": "who_is_it", "photo": photo, "threshold": threshold}
-        encode = checks.stand_in_encoder({photo: embeddings.img_to_encoding(photo, model)})
+        encode = checks.answers.stand_in_encoder({photo: embeddings.img_to_encoding(photo, model)})
         with _quietly(), _stand_in_everywhere(encode):
             want = checks.answers.call(reference, case, _copy(database), encode, model)
             got = checks.answers.call(who_is_it, case, _copy(database), encode, model)
@@ -156,7 +156,7 @@ def print_camera_table(rows):
     print(f"{'photo':<16}{'manifest says':<16}{'who_is_it returned':<34}")
     for name, expected, returned, right in rows:
         print(f"{name:<16}{expected:<16}{returned:<34}{'ok' if right else 'WRONG'}")
-    print(f"{sum(row[-1] for row in rows)} of {len(rows)} answered as a right who_is_it would.")
+    print(f"{sum(row[-1] for row in rows)} of {len(rows)} right: the manifest's answer, at the distance a right who_is_it finds.")
     return float(np.mean([row[-1] for row in rows])) if rows else math.nan
 
 

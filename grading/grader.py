@@ -82,13 +82,12 @@ class GradingContext:
         points = contract.exercises_and_points(source_notebook)
         hidden = contract.hidden_tests(source_notebook)
         face_database.ensure_images()
-        model = embeddings.load_facenet()
         threshold = settings.VERIFICATION_THRESHOLD
         camera = [(_photo_key(path), path, identity) for path, identity in face_database.read_manifest()]
         database_photos = face_database.database_photos()
         paths = [path for _, path, _ in camera] + list(database_photos.values())
         keys = [key for key, _, _ in camera] + [_photo_key(path) for path in database_photos.values()]
-        encoded = dict(zip(keys, embeddings.encode_images(paths, model, progress=False)))
+        encoded = dict(zip(keys, embeddings.encode_images(paths, None, progress=False)))  # the model only if not cached
         database = {name: encoded[_photo_key(path)] for name, path in database_photos.items()}
         known = [key for key, _, identity in camera if identity != face_database.UNKNOWN][:SYNTHETIC_CASE_PHOTOS]
         someone = sorted(database)[0]

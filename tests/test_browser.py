@@ -173,12 +173,12 @@ class TestJupyterLab:
 
         # The camera table, with the day at the door's photos above it.
         camera = next(index for index, cell in enumerate(notebook.cells) if "print_camera_table" in cell.source)
-        summary = re.search(r"(\d+) of (\d+) as the manifest says", cells[camera]["text"])
+        summary = re.search(r"(\d+) of (\d+) right: the manifest's answer", cells[camera]["text"])
         assert summary and summary.groups() == ("16", "16"), cells[camera]["text"][-2000:]
         camera_cell = page.locator(".jp-Notebook .jp-Notebook-cell").nth(camera)
         camera_cell.scroll_into_view_if_needed()
         # JupyterLab draws only the cells in view: wait until this one's table is drawn.
-        camera_cell.locator(".jp-OutputArea-output", has_text="as the manifest says").wait_for(state="visible")
+        camera_cell.locator(".jp-OutputArea-output", has_text="the manifest's answer").wait_for(state="visible")
         page.wait_for_timeout(300)
         screenshot(page, "lab-2-camera-table.png")
 
@@ -186,6 +186,11 @@ class TestJupyterLab:
         encoding = next(index for index, cell in enumerate(notebook.cells) if "encode_images(photos" in cell.source)
         bar = re.search(r"Encoding photos:.*?(\d+)/(\d+)", cells[encoding]["text"].replace("\u2007", " "))
         assert cells[encoding]["progress_bars"] == 1 and bar and bar.group(1) == bar.group(2), cells[encoding]["text"]
+
+        # A student's JupyterLab: no instructors' menus, no question about Jupyter news.
+        menus = page.locator("#jp-menu-panel, .lm-MenuBar").first.text_content()
+        assert "Nbgrader" not in menus and "Formgrader" not in menus, menus
+        assert not page.get_by_text("official Jupyter news").count()
 
         # Section 8 shows the widget, not its stand-in text.
         upload = next(index for index, cell in enumerate(notebook.cells) if "upload_widget(" in cell.source)

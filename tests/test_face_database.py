@@ -15,7 +15,7 @@ from exercises import answers, catalogue, checks
 
 def reference_who_is_it(path, database, model):
     """(min_dist, identity or None) by the reference the grader uses."""
-    encode = checks.stand_in_encoder({str(path): embeddings.img_to_encoding(path, model)})
+    encode = answers.stand_in_encoder({str(path): embeddings.img_to_encoding(path, model)})
     case = {"exercise": "who_is_it", "photo": str(path), "threshold": settings.VERIFICATION_THRESHOLD}
     reference = checks.load(catalogue.REFERENCES["who_is_it"].source, "who_is_it")
     answer = answers.call(reference, case, dict(database), encode, model)

@@ -50,9 +50,15 @@ HOSTILE_NAMES = {
 }
 
 
+# The catalogue's fixtures graded through the sandbox in the class run; the others are graded by
+# the child's own code in this process (test_every_catalogue_fixture_gets_its_report...), where
+# TensorFlow is loaded once instead of once per sandbox.
+THROUGH_THE_SANDBOX = {"triplet_loss__no_max", "verify__greater_than", "who_is_it__farthest", "verify__numpy_bool"}
+
+
 def in_process(name):
-    """Catalogue fixtures the child's code grades in this process (TensorFlow is loaded once)."""
-    return name.startswith("triplet_loss__")
+    """True for the catalogue's fixtures graded in this process rather than in the class run."""
+    return "__" in name and name not in THROUGH_THE_SANDBOX
 
 
 def grade(targets, report, *options, env=None):
@@ -150,7 +156,8 @@ def class_run(tmp_path_factory, lfw_dir, shared_cache):
         except OSError:
             continue
     listener.setblocking(False)
-    before = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
+    skip = {str(PROJECT_DIR / name) for name in (".git", ".cache", "tests/screenshots", "executed")}  # other tests write there
+    before = {"checkout": snapshot(PROJECT_DIR, skip=skip),
               "home": snapshot(environment["HOME"]), "real home": top_level(Path.home()), "reports": snapshot(reports)}
     old_umask = os.umask(0o022)
     try:
@@ -158,7 +165,7 @@ def class_run(tmp_path_factory, lfw_dir, shared_cache):
                              "--seed", str(SEED), env=environment)
     finally:
         os.umask(old_umask)
-    after = {"checkout": snapshot(PROJECT_DIR, skip={str(PROJECT_DIR / ".git")}),
+    after = {"checkout": snapshot(PROJECT_DIR, skip=skip),
              "home": snapshot(environment["HOME"]), "real home": top_level(Path.home()), "reports": snapshot(reports)}
     try:
         received = listener.recv(65536)
@@ -220,18 +227,29 @@ def test_every_submission_gets_its_expected_report(class_run):
     assert not problems, "\n".join(problems)
 
 
-def test_the_catalogues_triplet_loss_mistakes_get_their_hints_through_the_childs_code():
-    """The same code the sandbox runs (child.run_job), here, on the grader's drawn cases."""
-    case_set = checks.case_set("triplet_loss", "grader", {}, seed=SEED)
-    context = grader.GradingContext({"triplet_loss": 3}, {"triplet_loss": case_set}, {},
-                                    {"database": {}, "threshold": 1.11, "photos": {}}, SEED)
-    for entry in catalogue.mistakes("triplet_loss"):
-        cells = submissions.read_graded_cells(FIXTURES / f"triplet_loss__{entry.name}.ipynb", ["triplet_loss"]).sources
-        message = child.run_job(dict(context.job("triplet_loss", cells), output_limit=10**6))
+def test_every_catalogue_fixture_gets_its_report_through_the_childs_code():
+    """The catalogue's fixtures (a mistake: its hint and no points; an untidy right answer: the
+    points), graded by the code the sandbox runs (child.run_job), here, on cases drawn from a
+    seed around two stand-in photos; the class run sends a few of them through the sandbox."""
+    photos = {f"images/camera/camera_0{index}.jpg": checks.stand_in_encoding(index) for index in (1, 2)}
+    database = {name: checks.stand_in_encoding(10 + index) for index, name in enumerate(("ada", "bao", "cai"))}
+    points = contract.exercises_and_points()
+    case_sets = {exercise: checks.case_set(exercise, "grader", {} if exercise == "triplet_loss" else photos, 1.11,
+                                           seed=SEED) for exercise in points}
+    context = grader.GradingContext(points, case_sets, {}, {"database": grader._plain(database), "threshold": 1.11,
+                                                            "photos": grader._plain(photos)}, SEED)
+    problems = []
+    for entry in catalogue.MISTAKES + catalogue.UNTIDY:
+        name = f"{entry.exercise}__{entry.name}"
+        cells = submissions.read_graded_cells(FIXTURES / f"{name}.ipynb", list(points)).sources
+        message = child.run_job(dict(context.job(entry.exercise, cells), output_limit=10**6))
         outcome = sandbox.Outcome(json.dumps(message).encode(), False, False, 0)
-        kind, answers, hidden = grader.read_answer(outcome, case_set, sandbox.Limits(), 60)
-        assert kind == "answers" and hidden is None, message
-        assert case_set.message(answers) == entry.hint, entry.name
+        kind, answers, hidden = grader.read_answer(outcome, case_sets[entry.exercise], sandbox.Limits(), 60)
+        got = case_sets[entry.exercise].message(answers) if kind == "answers" else answers
+        want = json.loads((RESULTS / f"{name}.json").read_text())["exercises"][entry.exercise]
+        if (got is None) != want["passes"] or (not want["passes"] and got != want["message"]):
+            problems.append(f"{name}: {got!r}")
+    assert not problems, "\n".join(problems)
 
 
 def test_the_instructors_notebook_gets_full_marks_and_the_student_version_nothing(class_run):
@@ -324,39 +342,37 @@ def test_pytest_gives_the_same_points_and_one_message_per_lost_exercise(class_ru
                {key: value for key, value in first.items() if key != "notes"}
 
 
-def test_the_instructors_hidden_assert_counts(tmp_path, lfw_dir, shared_cache):
+def instructors_notebook_with_a_hidden_assert(folder):
+    """A copy of the instructors' notebook whose verify test cell has a hidden assert of its own."""
     notebook = make_fixtures.read_source()
     cell = next(cell for cell in notebook.cells if contract.nbgrader_metadata(cell).get("grade_id") == "test_verify")
     cell.source = cell.source.replace(
         "### END HIDDEN TESTS",
         'dist, door_open = verify("images/camera/camera_01.jpg", "arnold", database, model)\n'
         'assert dist > 5, "an instructor\'s check: dist must be above 5"\n### END HIDDEN TESTS')
-    source = tmp_path / "instructors.ipynb"
-    nbformat.write(notebook, source)
-    code, output = grade([FIXTURES / "solved.ipynb"], tmp_path / "hidden.json", "--instructors-notebook", str(source),
-                         env=grading_environment(tmp_path, shared_cache))
-    [report] = json.loads((tmp_path / "hidden.json").read_text())
-    assert code == cli.EXIT_GRADED, output[-2000:]
-    verify = report["exercises"]["verify"]
-    assert verify["points"] == 0 and verify["message"] == (
-        "an instructor's hidden test failed (its line 2): AssertionError: an instructor's check: dist must be above 5")
-    assert all(result["points"] == result["max_points"] for name, result in report["exercises"].items() if name != "verify")
+    path = folder / "instructors.ipynb"
+    nbformat.write(notebook, path)
+    return path
 
 
-def test_time_limits_compose_within_each_submissions_budget(tmp_path, lfw_dir, shared_cache):
+def test_time_limits_compose_within_each_submissions_budget_and_hidden_asserts_count(tmp_path, lfw_dir, shared_cache):
     folder = tmp_path / "slow"
     folder.mkdir()
-    for name in make_fixtures.slow_fixture_names():
+    for name in make_fixtures.slow_fixture_names() | {"lost_the_cell_metadata", "right_but_prints_every_encoding"}:
         shutil.copy(FIXTURES / f"{name}.ipynb", folder)
-    shutil.copy(FIXTURES / "lost_the_cell_metadata.ipynb", folder)
+    source = instructors_notebook_with_a_hidden_assert(tmp_path)
     code, output = grade([folder], tmp_path / "slow.json", "--time-limit", "3", "--workers", "1",
-                         env=grading_environment(tmp_path, shared_cache))
+                         "--instructors-notebook", str(source), env=grading_environment(tmp_path, shared_cache))
     reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "slow.json").read_text())}
     problems = []
     for name in make_fixtures.slow_fixture_names() | {"lost_the_cell_metadata"}:
         problems += check_report(name, reports[name], json.loads((RESULTS / f"{name}.json").read_text()))
     assert not problems, "\n".join(problems) + output[-2000:]
     assert code == cli.EXIT_GRADED
+    # The instructor's hidden assert: a right verify loses its points, with the assert's message.
+    verify = reports["right_but_prints_every_encoding"]["exercises"]["verify"]
+    assert verify["points"] == 0 and verify["message"] == (
+        "an instructor's hidden test failed (its line 2): AssertionError: an instructor's check: dist must be above 5")
 
 
 def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_dir, shared_cache):
@@ -364,10 +380,10 @@ def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_
     folder.mkdir()
     shutil.copy(FIXTURES / "hogs_the_cpu.ipynb", folder)
     shutil.copy(FIXTURES / "solved.ipynb", folder)
-    # The hog keeps 48 processes busy for most of its 30 s, while the classmate's three
-    # exercises are graded by the other worker, with the same 30 s each. (Without cgroups the
+    # The hog keeps 48 processes busy for most of its 20 s, while the classmate's three
+    # exercises are graded by the other worker, with the same 20 s each. (Without cgroups the
     # classmate's triplet_loss runs out of time: checked at 20 s and 30 s.)
-    code, output = grade([folder], tmp_path / "two.json", "--time-limit", "30", "--workers", "2",
+    code, output = grade([folder], tmp_path / "two.json", "--time-limit", "20", "--workers", "2",
                          env=grading_environment(tmp_path, shared_cache))
     reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "two.json").read_text())}
     assert reports["solved"]["total"] == reports["solved"]["max_total"], reports["solved"]
