@@ -74,6 +74,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the committed notebook is stale")
     arguments = parser.parse_args()
+    try:
+        contract.exercises_and_points(SOURCE_PATH)
+        hidden = contract.hidden_tests(SOURCE_PATH)  # the grader runs them: they must be Python
+    except contract.ContractError as problem:
+        sys.exit(f"{problem}. Fix it in {SOURCE_PATH.relative_to(PROJECT_DIR)}, then run this again.")
+    for exercise, code in hidden.items():
+        print(f"the grader will run your hidden test of {exercise} ({len(code.splitlines())} lines) after the student's cell")
     for source_path, student_path, expected in generated():
         if arguments.check:
             if not student_path.is_file() or student_path.read_text() != expected:
