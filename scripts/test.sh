@@ -42,4 +42,5 @@ if [ -z "${LFW_DIR:-}" ]; then
     fi
 fi
 
-python -m pytest "$@"
+# Both cores: test files are shared out between two pytest processes (a file stays in one).
+python -m pytest -n auto --dist loadfile "$@"
