@@ -3,11 +3,11 @@
     python benchmarks/grading.py                 # everything below, about 10 minutes
     python benchmarks/grading.py --only memory   # one part: times | workers | memory
 
-Every run is the README's grading command (python -m pytest tests/grading --submission ...) in
-a fresh process, on copies of the solved fixture notebook; each time includes loading the model
-and encoding the photos (about 10 s). Memory is the grader process's own peak resident set
-(VmHWM in /proc), sampled while it runs: the sandboxes are separate processes with their own
-limits. Prints a table and writes .cache/grading_benchmark.json.
+Every run is the README's grading command (python -m grading PATH --report ...) in a fresh
+process, on copies of the solved fixture notebook; each time includes the grader's set-up
+(TensorFlow, the photos' encodings from the cache, the cases). Memory is the grader process's
+own peak resident set (VmHWM in /proc), sampled while it runs: the sandboxes are separate
+processes with their own limits. Prints a table and writes .cache/benchmarks/grading.json.
 """
 
 import argparse
@@ -27,8 +27,7 @@ FIXTURES = PROJECT_DIR / "tests" / "grading" / "fixtures" / "notebooks"
 def grade(target, *options):
     """Run the grading command; returns (seconds, peak resident MB of the grader process)."""
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, "-m", "pytest", "tests/grading", "--submission", str(target), "-q",
-                   "--grade-report", str(Path(folder) / "grades.json"), *options]
+        command = [sys.executable, "-m", "grading", str(target), "--report", str(Path(folder) / "grades.json"), *options]
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak = 0
