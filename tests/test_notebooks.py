@@ -124,8 +124,16 @@ def test_student_notebook_copied_elsewhere_runs_to_the_end_and_each_test_names_t
         assert len(error.traceback) == 1 and "is not written yet" in error.traceback[0], error.traceback
     setup = executed.cells[1]
     assert not any(output.output_type == "error" for output in setup.outputs), cell_text(setup)
+    # Every other cell that cannot run without an exercise says so in one line, naming it.
+    stopped = [(cell, output) for cell in executed.cells if cell not in exercise_test_cells(executed)
+               for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert stopped, "no cell below the exercises needed them?"
+    for cell, error in stopped:
+        assert len(error.traceback) == 1 and re.search(r"`(triplet_loss|verify|who_is_it)` \(exercise \d\)", error.traceback[0]), \
+            (cell.source[:200], error.traceback)
     outputs = "\n".join(cell_text(cell) for cell in executed.cells)
     assert not NOISE.search(outputs), NOISE.search(outputs)
+    assert "No artists with labels" not in outputs and "Traceback" not in outputs
     assert json.loads(copy.read_text()) == json.loads(STUDENT.read_text())  # the run wrote elsewhere
 
 
