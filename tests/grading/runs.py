@@ -13,11 +13,16 @@ FIXTURES = make_fixtures.NOTEBOOKS_DIR
 RESULTS = make_fixtures.RESULTS_DIR
 
 
-def grade(targets, report, *options, env=None):
-    """Run the README's grading command; returns (exit code, output)."""
+def grade(targets, report, *options, env=None, pids=None):
+    """Run the README's grading command; returns (exit code, output). ``pids``, a list, gets the
+    grader's process id (its sandboxes' user ids are made from it: sandbox.sandbox_uid)."""
     command = [sys.executable, "-m", "grading", *map(str, targets), "--report", str(report), *options]
-    completed = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, env=env, timeout=1800)
-    return completed.returncode, completed.stdout + completed.stderr
+    with subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env) as process:
+        if pids is not None:
+            pids.append(process.pid)
+        output, _ = process.communicate(timeout=1800)
+    return process.returncode, output
 
 
 def grading_environment(tmp, cache):
