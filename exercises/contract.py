@@ -78,6 +78,22 @@ def exercises_and_points(source_notebook=SOURCE_NOTEBOOK):
     return result
 
 
+def notebook_code(source_notebook=SOURCE_NOTEBOOK):
+    """The released notebook's code cells in order, as the grader replays them: [(kind, source)]
+    where kind is "exercise:<name>" for a solution cell (whose source is then the student's) and
+    "notebook" for the cells every student has; the test cells are left out (the grader tests)."""
+    found = []
+    for cell in _cells(source_notebook):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = nbgrader_metadata(cell)
+        if meta.get("solution") and meta.get("grade_id"):
+            found.append((f"exercise:{meta['grade_id']}", ""))
+        elif not meta.get("grade"):
+            found.append(("notebook", cell_source(cell)))
+    return found
+
+
 def exercise_numbers(source_notebook=SOURCE_NOTEBOOK):
     """{exercise: 1, 2, ...} in notebook order; {} when the instructors' notebook is not at hand."""
     try:

@@ -39,6 +39,18 @@ def shard(items, spec):
     return [item for index, item in enumerate(items) if index % count == number - 1]
 
 
+def default_workers(requested, box):
+    """(workers, a line to print or ""): what was asked, else the CPUs available; one at a time
+    where the sandboxes share the CPUs unbounded (no cgroup), so that none can slow another."""
+    if requested:
+        shared = box.enabled and box.cgroups is None and box.scope is None and requested > 1
+        return requested, ("without cgroups here, a submission that hogs the CPU can slow the one graded beside it; "
+                           "--workers 1 grades one at a time" if shared else "")
+    if box.enabled and box.cgroups is None and box.scope is None:
+        return 1, "without cgroups here, one submission at a time, so that none can slow another (--workers N for more)"
+    return resources.available_cpus(), ""
+
+
 def points_table(reports, exercises):
     """The points table as lines: one row per submission, then each lost exercise's message."""
     names = [submissions.display_name(report["submission"]) for report in reports]
@@ -89,14 +101,16 @@ def grade_command(arguments):
         except (OSError, ValueError) as problem:
             print(f"The course's files are not ready for grading: {problem}", file=sys.stderr)
             return EXIT_USAGE
+        workers, workers_line = default_workers(arguments.workers, box)
         try:
-            plan = resources.plan(arguments.workers or resources.available_cpus(), box.limits.memory_bytes)
+            plan = resources.plan(workers, box.limits.memory_bytes)
         except MemoryError as problem:
             print(problem, file=sys.stderr)
             return EXIT_NO_MEMORY
         box.set_memory(plan.memory_bytes)
-        if plan.line:
-            print(plan.line)
+        for line in (workers_line, plan.line):
+            if line:
+                print(line)
         for note in box.notes + ([UNSAFE_WARNING] if arguments.no_sandbox else []):
             print(note)
         worst = grader.worst_case_seconds(len(found), len(context.points), box.limits, plan.workers, setup_seconds=0)

@@ -66,6 +66,7 @@ class GradingContext:
     hidden_tests: dict  # exercise -> the instructor's own hidden-test code
     notebook: dict  # the notebook's names as plain data: database, threshold, photos
     seed: int
+    code: list = None  # contract.notebook_code: the released notebook's code cells, in order
 
     @classmethod
     def build(cls, seed=None, source_notebook=contract.SOURCE_NOTEBOOK):
@@ -106,7 +107,7 @@ class GradingContext:
             extra = (real[exercise], {"notebook": database}, encoded) if exercise in real else None
             case_sets[exercise] = checks.case_set(exercise, "grader", photos, threshold, seed=seed, extra=extra).prepare()
         notebook = {"database": _plain(database), "threshold": threshold, "photos": _plain(encoded)}
-        return cls(points, case_sets, hidden, notebook, seed)
+        return cls(points, case_sets, hidden, notebook, seed, contract.notebook_code(source_notebook))
 
     def job(self, exercise, cells):
         """The plain-data job for one exercise of one submission (see child.py).
@@ -116,18 +117,32 @@ class GradingContext:
             cells: {exercise: cell source} of the submission, for this exercise and those before it.
         """
         case_set = self.case_sets[exercise]
-        order = list(self.points)
-        earlier = order[: order.index(exercise) + 1]
         photos = {case["photo"] for case in case_set.cases if "photo" in case}
         return {
             "exercise": exercise,
-            "cells": [{"exercise": name, "source": cells[name]} for name in earlier if name in cells],
+            "cells": self._cells_up_to(exercise, cells),
             "hidden_test": self.hidden_tests.get(exercise, ""),
             "cases": case_set.cases,
             "databases": _plain(case_set.databases),
             "encodings": {photo: _plain(case_set.encodings[photo]) for photo in sorted(photos)},
             "notebook": self.notebook,
         }
+
+    def _cells_up_to(self, exercise, cells):
+        """The cells the released notebook runs, top to bottom, up to and with ``exercise``'s: the
+        notebook's own cells, and the student's exercise cells (each where the notebook has it)."""
+        code = self.code if self.code is not None else [(f"exercise:{name}", "") for name in self.points]
+        replay = []
+        for kind, source in code:
+            if kind == "notebook":
+                replay.append({"kind": "notebook", "source": source})
+                continue
+            name = kind.split(":", 1)[1]
+            if name in cells:
+                replay.append({"kind": "exercise", "exercise": name, "source": cells[name]})
+            if name == exercise:
+                return replay
+        return replay
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +154,8 @@ def _valid_text(value, limit):
 
 
 def read_answer(outcome, case_set, limits, seconds):
-    """("answers", [answer per case], hidden-test failure or None) or ("problem", message, None)."""
+    """("answers", [answer per case], {"hidden_test": failure or None, "notes": [...]}) or
+    ("problem", message, None)."""
     if outcome.timed_out:
         return "problem", f"it ran longer than {seconds:g} s (an endless loop?) and was stopped", None
     if outcome.overflowed:
@@ -159,13 +175,15 @@ def read_answer(outcome, case_set, limits, seconds):
     if type(message) is dict and set(message) == {"error"} and _valid_text(message["error"], 600):
         return "problem", message["error"], None
     cases = case_set.cases
-    if (type(message) is not dict or set(message) != {"answers", "hidden_test"} or type(message["answers"]) is not list
-            or len(message["answers"]) != len(cases)
+    if (type(message) is not dict or set(message) != {"answers", "hidden_test", "notes"}
+            or type(message["answers"]) is not list or len(message["answers"]) != len(cases)
             or not (message["hidden_test"] is None or _valid_text(message["hidden_test"], 600))
+            or type(message["notes"]) is not list or len(message["notes"]) > 3
+            or not all(_valid_text(note, 600) for note in message["notes"])
             or not all(answers.is_answer(item, case_set.gradient_sizes(case))
                        for item, case in zip(message["answers"], cases))):
         return "problem", "unreadable answer: what the grading process sent does not have the answers' structure", None
-    return "answers", message["answers"], message["hidden_test"]
+    return "answers", message["answers"], {"hidden_test": message["hidden_test"], "notes": message["notes"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +209,7 @@ def grade_exercise(exercise, cells, context, sandbox, slot=0, seconds=None):
     case_set = context.case_sets[exercise]
     seconds = sandbox.limits.seconds if seconds is None else seconds
     outcome = sandbox.run(context.job(exercise, cells), slot, seconds)
-    kind, content, hidden_failure = read_answer(outcome, case_set, sandbox.limits, seconds)
+    kind, content, extra = read_answer(outcome, case_set, sandbox.limits, seconds)
     if kind == "problem":
         return _result(0, max_points, content)
     try:
@@ -199,9 +217,9 @@ def grade_exercise(exercise, cells, context, sandbox, slot=0, seconds=None):
     except Exception as error:  # noqa: BLE001 - a grader bug must cost one exercise, not the folder's report
         return _result(0, max_points, f"the answers could not be checked (the grader failed: {type(error).__name__}); "
                                       "report this to the course staff")
-    if message is None and hidden_failure is not None:
-        message = hidden_failure
-    return _result(max_points if message is None else 0, max_points, message)
+    if message is None and extra["hidden_test"] is not None:
+        message = extra["hidden_test"]
+    return dict(_result(max_points if message is None else 0, max_points, message), notes=extra["notes"])
 
 
 def _report(name, context, results, notes, error=None):
@@ -249,7 +267,8 @@ def grade_submission(path, name, context, sandbox, slot=0):
                                                                        "exercise could be graded")
             continue
         results[exercise] = grade_exercise(exercise, graded.sources, context, sandbox, slot, seconds)
-    return _report(name, context, results, graded.notes)
+    notes = graded.notes + [note for result in results.values() for note in result.pop("notes", [])]
+    return _report(name, context, results, notes)
 
 
 def grade_all(paths, names, context, sandbox, workers=1, on_report=None):

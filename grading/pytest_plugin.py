@@ -102,12 +102,13 @@ def _graded(config):
         source = config.getoption("instructors_notebook")
         context = grader.GradingContext.build(seed=config.getoption("seed"),
                                               source_notebook=source or contract.SOURCE_NOTEBOOK)
+        workers, workers_line = cli.default_workers(config.getoption("workers"), box)
         try:
-            plan = resources.plan(config.getoption("workers") or resources.available_cpus(), box.limits.memory_bytes)
+            plan = resources.plan(workers, box.limits.memory_bytes)
         except MemoryError as error:
             pytest.exit(str(error), returncode=cli.EXIT_NO_MEMORY)
         box.set_memory(plan.memory_bytes)
-        config._grading_notes = [line for line in [plan.line, *box.notes] if line]
+        config._grading_notes = [line for line in [workers_line, plan.line, *box.notes] if line]
         if config.getoption("no_sandbox"):
             config._grading_notes.append(cli.UNSAFE_WARNING)
         reports = grader.grade_all([path for path, _ in found], [name for _, name in found], context, box,

@@ -103,7 +103,7 @@ class Plan:
 
 
 def _gib(count):
-    return f"{count / GIB:.1f} GiB"
+    return f"{count / GIB:.2f} GiB"
 
 
 def plan(workers, memory_bytes, available=None, own=None):

@@ -57,11 +57,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import exercises
+import settings
 from grading.cgroups import Cgroups
 
 GRADING_DIR = Path(__file__).resolve().parent
 EXERCISES_DIR = Path(exercises.__file__).resolve().parent
 INSIDE_DIR = "/grading"  # where the child's files are seen inside the sandbox
+COURSE_DIR = "/tmp/course"  # the sandbox's working folder: the notebook's photos in images/, read-only
 # The project's modules a graded cell may use through the notebook's names (fr_utils and what it
 # imports, and the modules the notebook's first cell imports): code only.
 NOTEBOOK_MODULES = ("settings", "files", "faces", "embeddings", "distances", "quiet_tensorflow", "fr_utils",
@@ -86,6 +88,8 @@ REFUSED_SYSCALLS = (
     "add_key", "request_key", "keyctl", "unshare", "setns", "mount", "umount2", "pivot_root",
     "fsopen", "fsmount", "open_tree", "move_mount", "mount_setattr", "io_uring_setup", "bpf",
     "perf_event_open", "userfaultfd", "ptrace", "shmget",
+    # Sockets: a sandbox has no network but loopback, and their buffers are memory no process owns.
+    "socket", "socketpair",
 )
 # Refused as "not implemented", so that libraries fall back to something else.
 UNIMPLEMENTED_SYSCALLS = ("clone3", "memfd_create", "sysinfo")
@@ -253,13 +257,13 @@ def _process_tree(root_pid):
 
 
 def _tree_memory(pids):
-    """Bytes of memory that belong to these processes alone: anonymous and shared memory."""
+    """Bytes of memory that belong to these processes: their anonymous and shared memory, each
+    page counted once however many forked processes share it (proportional set size)."""
     total = 0
     for pid in pids:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith(("RssAnon:", "RssShmem:")):
-                    total += int(line.split()[1]) * 1024
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+            total += sum(int(fields[key].split()[0]) * 1024 for key in ("Pss_Anon", "Pss_Shmem") if key in fields)
         except (OSError, ValueError):
             continue
     return total
@@ -304,6 +308,7 @@ class Sandbox:
                 self.cgroups = Cgroups(limits.cpus, limits.memory_bytes, limits.processes)
                 self.cgroups.remove_stale()
                 if not self.cgroups.available():
+                    self.cgroups.close()
                     self.cgroups = None
             else:
                 self.scope = systemd_scope_command(limits)
@@ -317,6 +322,8 @@ class Sandbox:
     def set_memory(self, memory_bytes):
         """Lower (or raise) each sandbox's memory limit, e.g. to fit the machine (resources.plan)."""
         self.limits = replace(self.limits, memory_bytes=memory_bytes)
+        if self.enabled:
+            self._write_proc_files()
         if self.cgroups is not None:
             self.cgroups.memory_bytes = memory_bytes
         if self.scope is not None:
@@ -391,7 +398,10 @@ class Sandbox:
             command += ["--ro-bind", str(self._private / name), f"{INSIDE_DIR}/{name}"]
         command += ["--ro-bind", str(job_path.parent / "passwd"), "/etc/passwd",
                     "--ro-bind", str(job_path), f"{INSIDE_DIR}/job.json",
-                    "--chdir", "/tmp", "--clearenv"]
+                    "--perms", "1777", "--dir", COURSE_DIR]
+        if settings.IMAGES_DIR.is_dir():
+            command += ["--ro-bind", str(settings.IMAGES_DIR), f"{COURSE_DIR}/images"]
+        command += ["--chdir", COURSE_DIR, "--clearenv"]
         for key, value in self._environment().items():
             command += ["--setenv", key, value]
         if self.as_root:
@@ -404,7 +414,7 @@ class Sandbox:
 
     def _environment(self):
         return {
-            "PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg",
+            "PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "Agg",
             "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
             # A few threads are enough for the cases; fewer threads, fewer processes counted.
             "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -415,10 +425,11 @@ class Sandbox:
         return self._limits_command() + [sys.executable, "-E", "-s", "-B", str(self._private / "child.py"), str(job_path)]
 
     def _write_proc_files(self):
-        (self._private / "proc-empty").write_text("")
-        for name, content in _proc_files(self.limits).items():
-            (self._private / f"proc-{name}").write_text(content)
-        for path in self._private.glob("proc-*"):
+        """The constant files shown in /proc (made once, and again when the limits change)."""
+        for name, content in [("empty", ""), *_proc_files(self.limits).items()]:
+            path = self._private / f"proc-{name}"
+            path.unlink(missing_ok=True)  # read-only once written: replaced, not rewritten
+            path.write_text(content)
             os.chmod(path, 0o444)
 
     # -- running -----------------------------------------------------------------------------
@@ -438,10 +449,11 @@ class Sandbox:
             job_path.write_text(json.dumps(dict(job, output_limit=self.limits.output_characters)))
             os.chmod(job_path, 0o644)
             if not self.enabled:
+                if settings.IMAGES_DIR.is_dir():
+                    os.symlink(settings.IMAGES_DIR, Path(folder) / "images")  # the notebook's photos
                 environment = dict(self._environment(), PATH=os.environ.get("PATH", "/usr/bin:/bin"), HOME=folder,
                                    TMPDIR=folder, MPLCONFIGDIR=folder)
                 return self._execute(self._plain_command(job_path), folder, environment, seconds)
-            self._write_proc_files()
             _write_passwd(Path(folder), sandbox_uid(slot))
             groups = self.cgroups.create() if self.cgroups is not None else []
             try:

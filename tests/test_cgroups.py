@@ -83,7 +83,7 @@ def test_the_cgroups_a_killed_grader_left_are_removed_at_the_next_start():
     if not probe.available():
         pytest.skip(f"no writable cgroups here: {probe.problem}")
     dead = subprocess.run(["true"]).returncode or 4_000_000  # a PID no process has (above pid_max's default)
-    left = [base.parent / f"facenet-grading-{dead}" / "run-7" for base in probe.bases.values()]
+    left = [base.parent / f"facenet-grading-{dead}-1" / "run-7" for base in probe.bases.values()]
     probe.close()
     for folder in left:
         folder.mkdir(parents=True)

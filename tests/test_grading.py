@@ -219,7 +219,7 @@ def test_benign_fixtures_get_their_reports_through_the_childs_code():
     case_sets = {exercise: checks.case_set(exercise, "grader", {} if exercise == "triplet_loss" else photos, 1.11,
                                            seed=SEED) for exercise in points}
     context = grader.GradingContext(points, case_sets, {}, {"database": grader._plain(database), "threshold": 1.11,
-                                                            "photos": grader._plain(photos)}, SEED)
+                                                            "photos": grader._plain(photos)}, SEED, contract.notebook_code())
     problems = []
     names = sorted(path.stem for path in FIXTURES.glob("*.ipynb") if in_process(path.stem))
     assert len(names) > 50

@@ -48,7 +48,8 @@ def instructors_notebook_with_a_hidden_assert(folder):
 def test_time_limits_compose_within_each_submissions_budget_and_hidden_asserts_count(tmp_path, lfw_dir, shared_cache):
     folder = tmp_path / "slow"
     folder.mkdir()
-    for name in make_fixtures.slow_fixture_names() | {"lost_the_cell_metadata", "right_but_prints_every_encoding"}:
+    for name in make_fixtures.slow_fixture_names() | {"lost_the_cell_metadata", "right_but_prints_every_encoding",
+                                                      "skips_the_hidden_test"}:
         shutil.copy(FIXTURES / f"{name}.ipynb", folder)
     source = instructors_notebook_with_a_hidden_assert(tmp_path)
     code, output = grade([folder], tmp_path / "slow.json", "--time-limit", "3", "--workers", "1",
@@ -59,10 +60,12 @@ def test_time_limits_compose_within_each_submissions_budget_and_hidden_asserts_c
         problems += check_report(name, reports[name], json.loads((RESULTS / f"{name}.json").read_text()))
     assert not problems, "\n".join(problems) + output[-2000:]
     assert code == cli.EXIT_GRADED
-    # The instructor's hidden assert: a right verify loses its points, with the assert's message.
-    verify = reports["right_but_prints_every_encoding"]["exercises"]["verify"]
-    assert verify["points"] == 0 and verify["message"] == (
-        "an instructor's hidden test failed (its line 2): AssertionError: an instructor's check: dist must be above 5")
+    # The instructor's hidden assert: a right verify loses its points, with the assert's message,
+    # and so does one whose cell tries to skip hidden tests (by rewriting exec).
+    for name in ("right_but_prints_every_encoding", "skips_the_hidden_test"):
+        verify = reports[name]["exercises"]["verify"]
+        assert verify["points"] == 0 and verify["message"] == (
+            "an instructor's hidden test failed (its line 2): AssertionError: an instructor's check: dist must be above 5")
 
 
 def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_dir, shared_cache):
@@ -70,11 +73,11 @@ def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_
     folder.mkdir()
     shutil.copy(FIXTURES / "hogs_the_cpu.ipynb", folder)
     shutil.copy(FIXTURES / "solved.ipynb", folder)
-    # The hog keeps 48 processes busy for most of its 30 s, while the classmate's three
-    # exercises are graded by the other worker, with the same 30 s each: room enough while other
+    # The hog keeps 48 processes busy for most of its 40 s, while the classmate's three
+    # exercises are graded by the other worker, with the same 40 s each: room enough while other
     # tests load the machine too. (Without cgroups the classmate's triplet_loss runs out of time:
-    # checked at 20 s and 30 s.)
-    code, output = grade([folder], tmp_path / "two.json", "--time-limit", "30", "--workers", "2",
+    # it needs about 4 s of CPU, and gets a 49th of it.)
+    code, output = grade([folder], tmp_path / "two.json", "--time-limit", "40", "--workers", "2",
                          env=grading_environment(tmp_path, shared_cache))
     reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "two.json").read_text())}
     assert reports["solved"]["total"] == reports["solved"]["max_total"], reports["solved"]
@@ -160,7 +163,7 @@ def test_without_a_cgroup_the_sandboxes_memory_is_watched_and_bounded(monkeypatc
     monkeypatch.setattr(sandbox.Cgroups, "available", lambda self: False)
     with sandbox.Sandbox(sandbox.Limits(seconds=40, memory_bytes=512 * 2**20)) as box:
         assert box.memory_watched and box.cgroups is None and "watched" in box.notes[0]
-        job = {"exercise": "who_is_it", "cells": [{"exercise": "who_is_it", "source": HOGS_IN_MANY_PROCESSES}],
+        job = {"exercise": "who_is_it", "cells": [{"kind": "exercise", "exercise": "who_is_it", "source": HOGS_IN_MANY_PROCESSES}],
                "hidden_test": "", "cases": [], "databases": {}, "encodings": {},
                "notebook": {"database": {}, "threshold": 1.11, "photos": {}}}
         outcome = box.run(job)
