@@ -328,3 +328,53 @@ def test_pytest_gives_the_same_points_and_one_message_per_lost_exercise(class_ru
         first = class_run["reports"][Path(report["submission"]).stem]
         assert {key: value for key, value in report.items() if key != "notes"} == \
                {key: value for key, value in first.items() if key != "notes"}
+
+
+# Right answers written as students write them, and honest wrong ones: the notebook's test cell
+# must pass exactly when the grader gives the points (hostile cells are left out: they rewrite the
+# process they run in).
+AGREEMENT = sorted(
+    {f"{entry.exercise}__{entry.name}" for entry in catalogue.MISTAKES + catalogue.UNTIDY}
+    | {"solved", "untouched", "right_but_prints_every_encoding", "right_with_a_time_magic", "right_with_numpy_types",
+       "right_with_tf_and_math", "who_is_it_calls_verify", "uses_fr_utils_distance", "checks_itself_at_the_end",
+       "leaves_a_help_line", "displays_its_distances", "long_value_error", "min_dist_as_a_0_d_array",
+       "many_time_magics", "times_its_check", "keeps_the_value_of_a_time_magic", "checks_with_the_notebooks_names",
+       "checks_the_first_person", "imports_fr_utils_itself", "looks_at_the_photo", "shows_its_value_error",
+       "timeit_cell", "nan_distance", "class_named_bool", "tuple_that_lies_about_its_length", "distance_is_a_pair",
+       "fake_eager_tensor", "numpy_loss_in_tf_constant", "numpy_loss_in_a_tensor_subclass", "symbolic_tensor",
+       "writes_a_scratch_file", "syntax_error", "raises_when_defined", "lost_the_cell_metadata", "duplicate_grade_id"})
+
+
+def test_the_notebooks_test_cell_passes_exactly_when_the_grader_gives_the_points(lfw_dir, tmp_path, monkeypatch):
+    """The public cases (the notebook's test cell) and the grader's, each run on the cells as the
+    notebook runs them (child.run_job replays the notebook around them), give the same verdict as
+    the fixture's expected report, for each exercise of each fixture above."""
+    import face_database
+
+    face_database.ensure_images()
+    monkeypatch.chdir(PROJECT_DIR)  # the notebook's folder: its photos are in images/
+    photo = "images/camera/camera_01.jpg"
+    encoding = checks.stand_in_encoding(1)
+    selection = json.loads((PROJECT_DIR / "images" / "lfw_selection.json").read_text())
+    database = {name: checks.stand_in_encoding(10 + index) for index, name in enumerate(selection["database"])}
+    points = contract.exercises_and_points()
+    public = {exercise: checks.case_set(exercise, "public", {} if exercise == "triplet_loss" else {photo: encoding}, 1.11)
+              for exercise in points}
+    context = grader.GradingContext(points, public, {}, {"database": grader._plain(database), "threshold": 1.11,
+                                                         "photos": grader._plain({photo: encoding})}, SEED,
+                                    contract.notebook_code())
+    problems = []
+    for name in AGREEMENT:
+        graded = submissions.read_graded_cells(FIXTURES / f"{name}.ipynb", list(points)).sources
+        for exercise, want in json.loads((RESULTS / f"{name}.json").read_text())["exercises"].items():
+            if exercise not in graded:
+                continue
+            message = child.run_job(dict(context.job(exercise, graded), output_limit=10**6))
+            outcome = sandbox.Outcome(json.dumps(message).encode(), False, False, 0)
+            kind, answers, _ = grader.read_answer(outcome, public[exercise], sandbox.Limits(), 60)
+            passes = kind == "answers" and public[exercise].message(answers) is None
+            if passes != want["passes"]:
+                problems.append(f"{name}/{exercise}: the test cell {'passes' if passes else 'fails'}, the grader "
+                                f"{'gives' if want['passes'] else 'does not give'} the points"
+                                + ("" if passes else f": {public[exercise].message(answers) if kind == 'answers' else answers}"))
+    assert not problems, "\n".join(problems)
