@@ -73,7 +73,7 @@ def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_
     folder.mkdir()
     shutil.copy(FIXTURES / "hogs_the_cpu.ipynb", folder)
     shutil.copy(FIXTURES / "solved.ipynb", folder)
-    # The hog keeps 48 processes busy for most of its 40 s, while the classmate's three
+    # The hog keeps 48 processes busy for half of its 40 s, while the classmate's three
     # exercises are graded by the other worker, with the same 40 s each: room enough while other
     # tests load the machine too. (Without cgroups the classmate's triplet_loss runs out of time:
     # it needs about 4 s of CPU, and gets a 49th of it.)
