@@ -7,10 +7,10 @@
 - install: a fresh clone of this checkout, then ``bash scripts/lab.sh --headless`` in it (the
   student's one command: the virtual environment, pip, the weights' conversion, the photos, and
   the notebook top to bottom, its exercises unwritten); its time, and the size of .venv.
-- notebooks: each instructors' notebook in ``source/`` run in place with nbclient (as the
-  README's ``jupyter nbconvert --execute`` does), cold (an empty embedding cache, so every photo
-  is detected and embedded again; the converted weights and the copied photos are kept) then
-  warm (the same cache, a second time), each in a new kernel, as a student's.
+- notebooks: each instructors' notebook in ``source/`` run in place with nbclient (as
+  instructors run it, and as ``scripts/lab.sh --headless`` runs a student's), cold (an empty
+  embedding cache, so every photo is detected and embedded again; the converted weights and the
+  copied photos are kept) then warm (the same cache, a second time), each in a new kernel.
 - suite: ``bash scripts/test.sh`` (the README's test command), with the caches as they are.
 
 Each measurement is repeated ``--repeat`` times and printed as a range (least - most), the way

@@ -42,5 +42,6 @@ if [ -z "${LFW_DIR:-}" ]; then
     fi
 fi
 
-# Both cores: test files are shared out between two pytest processes (a file stays in one).
-python -m pytest -n auto --dist loadfile "$@"
+# Both cores: test files are shared out between two pytest processes (a file stays in one). The
+# ten slowest tests are listed at the end: the suite has a time budget (README, "Measured").
+python -m pytest -n auto --dist loadfile --durations=10 "$@"

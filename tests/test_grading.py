@@ -62,11 +62,19 @@ HOSTILE_NAMES = {
 THROUGH_THE_SANDBOX = {"triplet_loss__no_max", "verify__greater_than", "who_is_it__farthest", "verify__numpy_bool"}
 BENIGN_ATTACKS = {"fake_eager_tensor", "numpy_loss_in_tf_constant", "symbolic_tensor", "numpy_loss_in_a_tensor_subclass",
                   "right_with_tf_and_math"}
+# Students' habits and untidy or forged answer values that leave the process they run in as it
+# was: graded in this process too (the class run keeps who_is_it_calls_verify, the time magics and
+# the solved notebook, so each way through the sandbox is taken once).
+HABITS = {"checks_itself_at_the_end", "checks_the_first_person", "checks_with_the_notebooks_names", "class_named_bool",
+          "displays_its_distances", "distance_is_a_pair", "imports_fr_utils_itself",
+          "leaves_a_help_line", "long_value_error", "min_dist_as_a_0_d_array", "nan_distance", "right_with_numpy_types",
+          "shows_its_value_error", "timeit_cell", "tuple_that_lies_about_its_length", "uses_fr_utils_distance",
+          "syntax_error", "looks_at_the_photo"}
 
 
 def in_process(name):
     """True for the fixtures graded in this process rather than in the class run."""
-    return ("__" in name and name not in THROUGH_THE_SANDBOX) or name in BENIGN_ATTACKS or name == "untouched"
+    return ("__" in name and name not in THROUGH_THE_SANDBOX) or name in BENIGN_ATTACKS | HABITS or name == "untouched"
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +86,16 @@ def shared_cache():
     return settings.CACHE_DIR
 
 
+# Folders in the real $HOME that tools running beside this test may make or touch at any time
+# (Jupyter's "migrated" marker, pip's and Keras's caches): left out of the comparison.
+TOOLS_FOLDERS = {".jupyter", ".ipython", ".local", ".cache", ".config", ".keras", ".npm", ".pyenv"}
+
+
 def top_level(folder):
-    """The entries right under ``folder``, with their sizes and times (the real $HOME is large)."""
+    """The entries right under ``folder``, with their sizes and times (the real $HOME is large),
+    except the folders other tools use."""
     return {entry.name: (entry.stat(follow_symlinks=False).st_mtime_ns, entry.stat(follow_symlinks=False).st_size)
-            for entry in os.scandir(folder)}
+            for entry in os.scandir(folder) if entry.name not in TOOLS_FOLDERS}
 
 
 def snapshot(folder, skip=()):
