@@ -3,6 +3,8 @@
     photo --read_image--> RGB array (H, W, 3) uint8
           --detect_faces (MTCNN)--> boxes [x, y, w, h] and 5 landmarks, in the photo's pixels
           --main_face--> the largest, most central face
+          (--locate_faces: both, and a second search on a padded, equalised copy of the photos
+           where the first found no plausible face)
           --crop_face--> FACE_SIZE x FACE_SIZE crop with FACE_MARGIN around the box
 
 ``face_crops`` runs the chain for a batch of photos (detection batched). Sizes and margins are
@@ -21,10 +23,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from settings import (
     DETECTION_SIDE,
+    EQUALISE_CLIP,
+    EQUALISE_TILES,
     FACE_MARGIN,
     FACE_SIZE,
     MAX_IMAGE_PIXELS,
     MIN_FACE_SIZE,
+    PLAUSIBLE_FACE_FRACTION,
+    SEARCH_PADDING,
 )
 
 
@@ -238,6 +244,67 @@ def _scaled_detection(detection, factor):
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Contrast: for finding faces in dark and side-lit photos
+
+
+def _clahe(grey, tiles=EQUALISE_TILES, clip=EQUALISE_CLIP):
+    """Contrast-limited adaptive histogram equalisation of a uint8 (H, W) array.
+
+    Each of tiles x tiles regions gets its own equalising curve, its histogram clipped at ``clip``
+    times the mean bin count (so flat regions are not blown up into noise); each pixel takes the
+    bilinear blend of the curves of the four nearest region centres (no seams).
+    """
+    height, width = grey.shape
+    rows = np.linspace(0, height, tiles + 1).astype(int)
+    columns = np.linspace(0, width, tiles + 1).astype(int)
+    curves = np.zeros((tiles, tiles, 256))
+    for i in range(tiles):
+        for j in range(tiles):
+            tile = grey[rows[i] : rows[i + 1], columns[j] : columns[j + 1]]
+            histogram = np.bincount(tile.ravel(), minlength=256).astype(np.float64)
+            limit = max(clip * tile.size / 256, 1.0)
+            excess = np.maximum(histogram - limit, 0).sum()
+            histogram = np.minimum(histogram, limit) + excess / 256
+            cumulative = np.cumsum(histogram)
+            curves[i, j] = 255 * cumulative / cumulative[-1]
+
+    def blend(size, edges):
+        centres = (edges[:-1] + edges[1:]) / 2 - 0.5
+        position = np.interp(np.arange(size), centres, np.arange(tiles))
+        low = np.floor(position).astype(int)
+        return low, np.minimum(low + 1, tiles - 1), position - low
+
+    top, bottom, down = blend(height, rows)
+    left, right, across = blend(width, columns)
+    top, bottom, down = top[:, None], bottom[:, None], down[:, None]
+
+    def curve(i, j):
+        return curves[i, j, grey]
+
+    upper = (1 - across) * curve(top, left) + across * curve(top, right)
+    lower = (1 - across) * curve(bottom, left) + across * curve(bottom, right)
+    return np.clip((1 - down) * upper + down * lower, 0, 255).astype(np.uint8)
+
+
+def equalise_light(image, tiles=EQUALISE_TILES, clip=EQUALISE_CLIP):
+    """The photo with its luminance equalised locally (CLAHE), its colours kept.
+
+    Args:
+        image: uint8 array (H, W, 3).
+
+    Returns:
+        uint8 array (H, W, 3): dark and side-lit regions brought up, bright ones brought down.
+    """
+    ycbcr = np.array(Image.fromarray(image).convert("YCbCr"))
+    ycbcr[..., 0] = _clahe(ycbcr[..., 0], tiles, clip)
+    return np.asarray(Image.fromarray(ycbcr, "YCbCr").convert("RGB"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the face
+
+
 def detect_faces(images, side=DETECTION_SIDE):
     """Run MTCNN on a list of RGB arrays at once.
 
@@ -273,6 +340,92 @@ def detect_faces(images, side=DETECTION_SIDE):
     return results
 
 
+def plausible(detection, image_shape, fraction=PLAUSIBLE_FACE_FRACTION):
+    """Whether a detection looks like a whole face rather than a part of one.
+
+    Args:
+        detection: an MTCNN dict ("box" [x, y, w, h], "keypoints"), in the photo's pixels.
+        image_shape: (H, W, ...) of the photo.
+        fraction: the box's larger side must be at least this fraction of the photo's short side.
+
+    Returns:
+        False for a box small against the photo (on a tight crop or a dark face MTCNN may box a
+        single eye), or landmarks not in a face's order: the nose must lie between the eyes and
+        the mouth along the line from one to the other, and that line must be at least a fifth
+        of the box's height. Profiles pass (their eyes are close, but in that order).
+    """
+    x, y, w, h = detection["box"]
+    if max(w, h) < fraction * min(image_shape[:2]):
+        return False
+    points = {name: np.asarray(point, np.float64) for name, point in detection["keypoints"].items()}
+    eyes = (points["left_eye"] + points["right_eye"]) / 2
+    mouth = (points["mouth_left"] + points["mouth_right"]) / 2
+    down = mouth - eyes
+    length = np.linalg.norm(down)
+    if length < 0.2 * h:
+        return False
+    along = np.dot(points["nose"] - eyes, down) / length**2
+    return bool(0.05 < along < 1.0)
+
+
+def _padded_equalised(image, padding=SEARCH_PADDING):
+    """A copy of the photo with ``padding`` x its short side added on each side (its mean colour)
+    and its contrast equalised; and the padding in pixels."""
+    pad = int(round(padding * min(image.shape[:2])))
+    mean = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    canvas = np.empty((image.shape[0] + 2 * pad, image.shape[1] + 2 * pad, 3), np.uint8)
+    canvas[:] = mean
+    canvas[pad : pad + image.shape[0], pad : pad + image.shape[1]] = image
+    return equalise_light(canvas), pad
+
+
+def _shifted_detection(detection, shift):
+    """A detection found on a copy padded by ``shift`` px, in the original photo's pixels."""
+    x, y, w, h = detection["box"]
+    return {
+        "box": [x - shift, y - shift, w, h],
+        "confidence": detection["confidence"],
+        "keypoints": {name: (px - shift, py - shift) for name, (px, py) in detection["keypoints"].items()},
+    }
+
+
+def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
+    """The main face of each photo, searched again where the first search found no plausible one.
+
+    The first search is ``detect_faces``. The photos where it found no ``plausible`` face are
+    searched again, batched, on a copy padded with their mean colour and equalised in contrast
+    (``equalise_light``), at the same scale: a tight crop whose face fills the photo then has
+    room around it, and a dark or side-lit face stands out. A plausible face found there is used
+    (its box may pass the photo's edges: the photo already is a face crop, and ``crop_face`` pads
+    it); otherwise the first search's main face, if any. Ordinary photos pay for one search only.
+
+    Args:
+        images: list of uint8 RGB arrays (H, W, 3).
+        side: see ``detect_faces``.
+        second_pass: False for the first search alone (the pipeline before version 3).
+
+    Returns:
+        (faces, counts): the main detection dict per photo (None where none was found), in the
+        photo's pixels; the number of faces the first search found per photo.
+    """
+    found = detect_faces(images, side)
+    counts = [len(detections) for detections in found]
+    chosen = [main_face([d for d in detections if plausible(d, image.shape)], image.shape)
+              for detections, image in zip(found, images)]
+    again = [index for index, face in enumerate(chosen) if face is None] if second_pass else []
+    if again:
+        copies = [_padded_equalised(images[index]) for index in again]
+        grown = int(round(side * (1 + 2 * SEARCH_PADDING)))  # the photo itself still searched at ``side``
+        for index, (copy, pad), detections in zip(again, copies, detect_faces([c for c, _ in copies], grown)):
+            shape = images[index].shape
+            moved = [_shifted_detection(detection, pad) for detection in detections]
+            chosen[index] = main_face([d for d in moved if plausible(d, shape)], shape)
+    for index, face in enumerate(chosen):
+        if face is None:
+            chosen[index] = main_face(found[index], images[index].shape)
+    return chosen, counts
+
+
 def crop_face(image, box, margin=FACE_MARGIN, size=FACE_SIZE):
     """Cut the face out of a photo with a margin and resize it.
 
@@ -283,7 +436,9 @@ def crop_face(image, box, margin=FACE_MARGIN, size=FACE_SIZE):
         size: side of the square output, in pixels.
 
     Returns:
-        A uint8 array (size, size, 3).
+        A uint8 array (size, size, 3). Where the box and its margin pass the photo's edges, the
+        photo is extended by repeating its edge pixels: the face keeps its place and shape in the
+        crop (clipping the box instead would shift and stretch it).
     """
     height, width = image.shape[:2]
     if box is None:
@@ -291,14 +446,17 @@ def crop_face(image, box, margin=FACE_MARGIN, size=FACE_SIZE):
         box = [(width - side) / 2, (height - side) / 2, side, side]
     x, y, w, h = box
     pad = margin * max(w, h)
-    left, top = int(max(x - pad, 0)), int(max(y - pad, 0))
-    right, bottom = int(min(x + w + pad, width)), int(min(y + h + pad, height))
+    left, top = int(np.floor(x - pad)), int(np.floor(y - pad))
+    right, bottom = max(int(np.floor(x + w + pad)), left + 1), max(int(np.floor(y + h + pad)), top + 1)
+    outside = [max(-top, 0), max(bottom - height, 0), max(-left, 0), max(right - width, 0)]
+    if any(outside):
+        image = np.pad(image, [outside[:2], outside[2:], (0, 0)], mode="edge")
+        left, right, top, bottom = left + outside[2], right + outside[2], top + outside[0], bottom + outside[0]
     crop = Image.fromarray(image[top:bottom, left:right])
     return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
-def _main_box(detections, image, name, on_no_face):
-    face = main_face(detections, image.shape)
+def _main_box(face, name, on_no_face):
     if face is not None:
         return face["box"]
     if on_no_face == "center":
@@ -326,12 +484,8 @@ def face_crops(images, names=None, margin=FACE_MARGIN, on_no_face="error", warn_
     if on_no_face not in ("error", "center"):
         raise ValueError(f"on_no_face must be 'error' or 'center', not {on_no_face!r}.")
     names = names or [f"image {index}" for index in range(len(images))]
-    detections = detect_faces(images)
-    boxes = [
-        _main_box(found, image, name, on_no_face)
-        for found, image, name in zip(detections, images, names)
-    ]
-    counts = [len(found) for found in detections]
+    found, counts = locate_faces(images)
+    boxes = [_main_box(face, name, on_no_face) for face, name in zip(found, names)]
     if warn_several:
         for name, count in zip(names, counts):
             if count > 1:

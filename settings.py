@@ -75,6 +75,17 @@ FACE_SIZE = 160  # pixels; the network's input is FACE_SIZE x FACE_SIZE x 3
 # the best of 0.07, 0.1 and 0.16 on LFW (benchmarks/lfw_verification.py; Sandberg used 32 px in
 # all on the 250x250 LFW photos).
 FACE_MARGIN = 0.1
+# A second search runs on the photos where the first found no face, or only an implausible one:
+# a box smaller than this fraction of the photo's short side (on a tight crop or a dark face MTCNN
+# may box a single eye: 33x31 px on a 168x192 photo), or landmarks not arranged as a face's.
+# It looks at a padded copy (so a face filling the photo, cut at its edges, has room around it),
+# with its contrast equalised (so dark and side-lit faces stand out); for finding only.
+PLAUSIBLE_FACE_FRACTION = 0.25
+SEARCH_PADDING = 0.4  # of the photo's short side, on each side
+# Contrast-limited adaptive histogram equalisation (CLAHE) on luminance: tiles per side, and how
+# many times a tile's average count a histogram bin may hold before it is clipped.
+EQUALISE_TILES = 4
+EQUALISE_CLIP = 2.0
 
 # ---------------------------------------------------------------------------------------------
 # Crop -> standardised tensor -> embedding
@@ -85,7 +96,7 @@ PIXEL_SCALE = 1 / 128
 EMBEDDING_SIZE = 512
 # Bumped whenever a change of the pipeline (detection, crop, standardisation, flip) changes the
 # embeddings: it keys the embedding cache and is stored in saved face databases.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 
 # ---------------------------------------------------------------------------------------------
 # Distance -> decision
