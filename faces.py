@@ -6,6 +6,7 @@
           (--locate_faces: both, and a second search on a padded, equalised copy of the photos
            where the first found no plausible face)
           --crop_face--> FACE_SIZE x FACE_SIZE crop with FACE_MARGIN around the box
+          --brighten_dark_face--> the crop, a dark face brightened
 
 ``face_crops`` runs the chain for a batch of photos (detection batched). Sizes and margins are
 named in ``settings.py``. The crop goes on to ``embeddings.py``.
@@ -22,12 +23,16 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from settings import (
+    CROP_PADDING,
+    DARK_FACE,
     DETECTION_SIDE,
     EQUALISE_CLIP,
     EQUALISE_TILES,
     FACE_MARGIN,
     FACE_SIZE,
     MAX_IMAGE_PIXELS,
+    FILLING_FACE_FRACTION,
+    LIGHT_TARGET,
     MIN_FACE_SIZE,
     PLAUSIBLE_FACE_FRACTION,
     SEARCH_PADDING,
@@ -301,6 +306,28 @@ def equalise_light(image, tiles=EQUALISE_TILES, clip=EQUALISE_CLIP):
     return np.asarray(Image.fromarray(ycbcr, "YCbCr").convert("RGB"))
 
 
+def brighten_dark_face(crop, dark=DARK_FACE, target=LIGHT_TARGET):
+    """A dark face crop brightened by a gamma curve; other crops unchanged.
+
+    Args:
+        crop: uint8 array (S, S, 3), a face crop.
+        dark: the crop is brightened when the mean luminance (0..1) of its central 60% is below this.
+        target: the mean luminance the gamma brings it to.
+
+    Returns:
+        uint8 array (S, S, 3): pixels p -> 255 (p / 255) ** g with g = log(target) / log(mean),
+        which keeps black black and white white and lifts the shadows most.
+    """
+    luminance = np.asarray(Image.fromarray(crop).convert("L"), np.float64) / 255
+    height, width = luminance.shape
+    mean = luminance[height // 5 : height - height // 5, width // 5 : width - width // 5].mean()
+    if mean >= dark:
+        return crop
+    gamma = np.log(target) / np.log(max(mean, 1 / 255))
+    curve = np.clip(np.round(255 * (np.arange(256) / 255) ** gamma), 0, 255).astype(np.uint8)
+    return curve[crop]
+
+
 # ---------------------------------------------------------------------------------------------
 # Finding the face
 
@@ -379,6 +406,11 @@ def _padded_equalised(image, padding=SEARCH_PADDING):
     return equalise_light(canvas), pad
 
 
+def _fills(detection, image_shape, fraction=FILLING_FACE_FRACTION):
+    """Whether a face's box fills the photo: the photo already is a (tight) face crop."""
+    return max(detection["box"][2:]) >= fraction * min(image_shape[:2])
+
+
 def _shifted_detection(detection, shift):
     """A detection found on a copy padded by ``shift`` px, in the original photo's pixels."""
     x, y, w, h = detection["box"]
@@ -392,12 +424,13 @@ def _shifted_detection(detection, shift):
 def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
     """The main face of each photo, searched again where the first search found no plausible one.
 
-    The first search is ``detect_faces``. The photos where it found no ``plausible`` face are
+    The first search is ``detect_faces``. The photos where it found no ``plausible`` face, or one
+    that fills the photo (the photo already is a face crop, likely cut inside the face), are
     searched again, batched, on a copy padded with their mean colour and equalised in contrast
-    (``equalise_light``), at the same scale: a tight crop whose face fills the photo then has
-    room around it, and a dark or side-lit face stands out. A plausible face found there is used
-    (its box may pass the photo's edges: the photo already is a face crop, and ``crop_face`` pads
-    it); otherwise the first search's main face, if any. Ordinary photos pay for one search only.
+    (``equalise_light``), at the same scale: a tight crop then has room around its face, which
+    MTCNN boxes whole as in an ordinary photo, and a dark or side-lit face stands out. A plausible
+    face found there is used (its box may pass the photo's edges: ``crop_face`` pads the photo);
+    otherwise the first search's main face, if any. Ordinary photos pay for one search only.
 
     Args:
         images: list of uint8 RGB arrays (H, W, 3).
@@ -412,21 +445,36 @@ def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
     counts = [len(detections) for detections in found]
     chosen = [main_face([d for d in detections if plausible(d, image.shape)], image.shape)
               for detections, image in zip(found, images)]
-    again = [index for index, face in enumerate(chosen) if face is None] if second_pass else []
+    again = [index for index, (face, image) in enumerate(zip(chosen, images))
+             if face is None or _fills(face, image.shape)] if second_pass else []
     if again:
         copies = [_padded_equalised(images[index]) for index in again]
         grown = int(round(side * (1 + 2 * SEARCH_PADDING)))  # the photo itself still searched at ``side``
         for index, (copy, pad), detections in zip(again, copies, detect_faces([c for c, _ in copies], grown)):
             shape = images[index].shape
             moved = [_shifted_detection(detection, pad) for detection in detections]
-            chosen[index] = main_face([d for d in moved if plausible(d, shape)], shape)
+            chosen[index] = main_face([d for d in moved if plausible(d, shape)], shape) or chosen[index]
     for index, face in enumerate(chosen):
         if face is None:
             chosen[index] = main_face(found[index], images[index].shape)
     return chosen, counts
 
 
-def crop_face(image, box, margin=FACE_MARGIN, size=FACE_SIZE):
+def _padded(image, outside, padding=CROP_PADDING):
+    """The photo grown by (top, bottom, left, right) pixels, filled as ``padding`` says."""
+    widths = [outside[:2], outside[2:], (0, 0)]
+    if padding == "mean":
+        mean = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+        grown = np.pad(image, widths)
+        grown[: outside[0]], grown[grown.shape[0] - outside[1] :] = mean, mean
+        grown[:, : outside[2]], grown[:, grown.shape[1] - outside[3] :] = mean, mean
+        return grown
+    if padding == "reflect":
+        return np.pad(image, widths, mode="symmetric")
+    return np.pad(image, widths, mode="edge")
+
+
+def crop_face(image, box, margin=FACE_MARGIN, size=FACE_SIZE, padding=CROP_PADDING):
     """Cut the face out of a photo with a margin and resize it.
 
     Args:
@@ -434,11 +482,13 @@ def crop_face(image, box, margin=FACE_MARGIN, size=FACE_SIZE):
         box: [x, y, width, height] in pixels, or None for a central square crop.
         margin: pixels added on each side, as a fraction of the box's larger side.
         size: side of the square output, in pixels.
+        padding: how the photo is grown where the box and its margin pass its edges (see
+            ``settings.CROP_PADDING``).
 
     Returns:
         A uint8 array (size, size, 3). Where the box and its margin pass the photo's edges, the
-        photo is extended by repeating its edge pixels: the face keeps its place and shape in the
-        crop (clipping the box instead would shift and stretch it).
+        photo is grown: the face keeps its place and shape in the crop (clipping the box instead
+        would shift and stretch it).
     """
     height, width = image.shape[:2]
     if box is None:
@@ -450,7 +500,7 @@ def crop_face(image, box, margin=FACE_MARGIN, size=FACE_SIZE):
     right, bottom = max(int(np.floor(x + w + pad)), left + 1), max(int(np.floor(y + h + pad)), top + 1)
     outside = [max(-top, 0), max(bottom - height, 0), max(-left, 0), max(right - width, 0)]
     if any(outside):
-        image = np.pad(image, [outside[:2], outside[2:], (0, 0)], mode="edge")
+        image = _padded(image, outside, padding)
         left, right, top, bottom = left + outside[2], right + outside[2], top + outside[0], bottom + outside[0]
     crop = Image.fromarray(image[top:bottom, left:right])
     return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
@@ -478,8 +528,9 @@ def face_crops(images, names=None, margin=FACE_MARGIN, on_no_face="error", warn_
         warn_several: warn (SeveralFacesWarning) for each photo that shows several faces.
 
     Returns:
-        (crops, boxes, face_counts): uint8 array (N, 160, 160, 3); the chosen [x, y, w, h] per
-        photo (None where the central crop was used); the number of faces found per photo.
+        (crops, boxes, face_counts): uint8 array (N, 160, 160, 3), dark faces brightened
+        (``brighten_dark_face``); the chosen [x, y, w, h] per photo (None where the central crop
+        was used); the number of faces found per photo.
     """
     if on_no_face not in ("error", "center"):
         raise ValueError(f"on_no_face must be 'error' or 'center', not {on_no_face!r}.")
@@ -490,7 +541,7 @@ def face_crops(images, names=None, margin=FACE_MARGIN, on_no_face="error", warn_
         for name, count in zip(names, counts):
             if count > 1:
                 warn_once(f"{name} shows {count} faces; using the largest, most central one.", SeveralFacesWarning)
-    crops = [crop_face(image, box, margin) for image, box in zip(images, boxes)]
+    crops = [brighten_dark_face(crop_face(image, box, margin)) for image, box in zip(images, boxes)]
     if not crops:
         return np.zeros((0, FACE_SIZE, FACE_SIZE, 3), np.uint8), boxes, counts
     return np.stack(crops), boxes, counts

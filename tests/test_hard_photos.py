@@ -63,6 +63,14 @@ def test_a_dark_side_lit_face_is_found(photos, locate):
         assert abs(x + w / 2 - 125) < 30 and abs(y + h / 2 - 125) < 40  # the face in the middle
 
 
+@pytest.mark.parametrize("locate", LOCATORS)
+def test_a_photo_that_is_a_face_crop_is_boxed_as_a_whole_face(photos, locate):
+    # Cut at 100 px, MTCNN boxes the photo itself; padded, it boxes the whole face beyond it.
+    crops = [tight_crop(photo, 100) for photo in photos]
+    found, _ = locate(crops)
+    assert all(max(face["box"][2:]) > 105 for face in found)
+
+
 def test_an_ordinary_photo_is_searched_once(photos, monkeypatch):
     calls = []
     detect = faces.detect_faces
@@ -86,9 +94,10 @@ def test_a_box_around_one_eye_is_not_plausible():
 def test_a_crop_past_the_edge_is_padded_not_shifted():
     image = np.random.default_rng(0).integers(0, 255, (100, 120, 3), dtype=np.uint8)
     box = [-20, 10, 60, 60]  # its left third outside the photo
-    padded = np.pad(image, [(0, 0), (40, 0), (0, 0)], mode="edge")
-    expected = faces.crop_face(padded, [20, 10, 60, 60], margin=0.0, size=60)
-    np.testing.assert_array_equal(faces.crop_face(image, box, margin=0.0, size=60), expected)
+    for padding, mode in (("reflect", "symmetric"), ("edge", "edge")):
+        padded = np.pad(image, [(0, 0), (40, 0), (0, 0)], mode=mode)
+        expected = faces.crop_face(padded, [20, 10, 60, 60], margin=0.0, size=60)
+        np.testing.assert_array_equal(faces.crop_face(image, box, margin=0.0, size=60, padding=padding), expected)
 
 
 def test_equalising_brings_up_a_dark_photo_and_keeps_its_shape():
@@ -97,3 +106,12 @@ def test_equalising_brings_up_a_dark_photo_and_keeps_its_shape():
     equalised = faces.equalise_light(dark)
     assert equalised.shape == dark.shape and equalised.dtype == np.uint8
     assert equalised.mean() > 2 * dark.mean() and equalised.std() > dark.std()
+
+
+def test_a_dark_face_is_brightened_and_a_lit_one_left_alone(photos):
+    crop = faces.crop_face(photos[0], [70, 70, 110, 110])
+    assert faces.brighten_dark_face(crop) is crop
+    dark = (crop * 0.15).astype(np.uint8)
+    brightened = faces.brighten_dark_face(dark)
+    inner = brightened[32:128, 32:128].mean() / 255
+    assert 0.4 < inner < 0.6 and brightened.max() <= 255
