@@ -411,6 +411,13 @@ def _fills(detection, image_shape, fraction=FILLING_FACE_FRACTION):
     return max(detection["box"][2:]) >= fraction * min(image_shape[:2])
 
 
+def _holds(outer, inner):
+    """Whether ``outer``'s box holds the centre of ``inner``'s."""
+    x, y, w, h = outer["box"]
+    ix, iy, iw, ih = inner["box"]
+    return x <= ix + iw / 2 <= x + w and y <= iy + ih / 2 <= y + h
+
+
 def _shifted_detection(detection, shift):
     """A detection found on a copy padded by ``shift`` px, in the original photo's pixels."""
     x, y, w, h = detection["box"]
@@ -424,13 +431,15 @@ def _shifted_detection(detection, shift):
 def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
     """The main face of each photo, searched again where the first search found no plausible one.
 
-    The first search is ``detect_faces``. The photos where it found no ``plausible`` face, or one
-    that fills the photo (the photo already is a face crop, likely cut inside the face), are
+    The first search is ``detect_faces``. The photos where its main face is missing, not
+    ``plausible``, or fills the photo (the photo already is a face crop, likely cut inside the face), are
     searched again, batched, on a copy padded with their mean colour and equalised in contrast
     (``equalise_light``), at the same scale: a tight crop then has room around its face, which
-    MTCNN boxes whole as in an ordinary photo, and a dark or side-lit face stands out. A plausible
-    face found there is used (its box may pass the photo's edges: ``crop_face`` pads the photo);
-    otherwise the first search's main face, if any. Ordinary photos pay for one search only.
+    MTCNN boxes whole as in an ordinary photo, and a dark or side-lit face stands out. The main
+    plausible face found there that holds the first face's centre (or any, if the first search
+    found none) is used (its box may pass the photo's edges: ``crop_face`` pads the photo);
+    otherwise the first search's main face, if any: a profile whose landmarks fail the test keeps
+    its box. Ordinary photos pay for one search only.
 
     Args:
         images: list of uint8 RGB arrays (H, W, 3).
@@ -443,20 +452,19 @@ def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
     """
     found = detect_faces(images, side)
     counts = [len(detections) for detections in found]
-    chosen = [main_face([d for d in detections if plausible(d, image.shape)], image.shape)
-              for detections, image in zip(found, images)]
+    chosen = [main_face(detections, image.shape) for detections, image in zip(found, images)]
     again = [index for index, (face, image) in enumerate(zip(chosen, images))
-             if face is None or _fills(face, image.shape)] if second_pass else []
-    if again:
+             if face is None or not plausible(face, image.shape) or _fills(face, image.shape)]
+    if again and second_pass:
         copies = [_padded_equalised(images[index]) for index in again]
         grown = int(round(side * (1 + 2 * SEARCH_PADDING)))  # the photo itself still searched at ``side``
         for index, (copy, pad), detections in zip(again, copies, detect_faces([c for c, _ in copies], grown)):
-            shape = images[index].shape
+            shape, first = images[index].shape, chosen[index]
+            # Only a whole face around the first search's face (an eye's box, a cut face) replaces
+            # it: never a smaller face elsewhere, for a profile that failed the landmark test.
             moved = [_shifted_detection(detection, pad) for detection in detections]
-            chosen[index] = main_face([d for d in moved if plausible(d, shape)], shape) or chosen[index]
-    for index, face in enumerate(chosen):
-        if face is None:
-            chosen[index] = main_face(found[index], images[index].shape)
+            moved = [face for face in moved if plausible(face, shape) and (first is None or _holds(face, first))]
+            chosen[index] = main_face(moved, shape) or first
     return chosen, counts
 
 

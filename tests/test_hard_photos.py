@@ -115,3 +115,18 @@ def test_a_dark_face_is_brightened_and_a_lit_one_left_alone(photos):
     brightened = faces.brighten_dark_face(dark)
     inner = brightened[32:128, 32:128].mean() / 255
     assert 0.4 < inner < 0.6 and brightened.max() <= 255
+
+
+def test_a_profile_failing_the_landmark_test_keeps_its_box(monkeypatch):
+    # The first search's main face has its landmarks out of a face's order (as a profile's may);
+    # the second search finds only a plausible face elsewhere: the profile's box is kept.
+    profile = {"box": [100, 60, 120, 140], "confidence": 0.99, "keypoints": {
+        "left_eye": (150, 110), "right_eye": (158, 110), "nose": (140, 175), "mouth_left": (150, 150),
+        "mouth_right": (156, 150)}}
+    elsewhere = {"box": [5, 5, 95, 100], "confidence": 0.99, "keypoints": {
+        "left_eye": (30, 40), "right_eye": (70, 40), "nose": (50, 60), "mouth_left": (35, 85), "mouth_right": (65, 85)}}
+    searches = iter([[[profile]], [[faces._shifted_detection(elsewhere, -128)]]])  # 0.4 x 320 px of padding
+    monkeypatch.setattr(faces, "detect_faces", lambda images, side: next(searches))
+    assert not faces.plausible(profile, (320, 320, 3)) and faces.plausible(elsewhere, (320, 320, 3))
+    found, counts = faces.locate_faces([np.zeros((320, 320, 3), np.uint8)])
+    assert found == [profile] and counts == [1]
