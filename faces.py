@@ -411,6 +411,14 @@ def _fills(detection, image_shape, fraction=FILLING_FACE_FRACTION):
     return max(detection["box"][2:]) >= fraction * min(image_shape[:2])
 
 
+def _passes_edges(detection, image_shape, by=0.03):
+    """Whether a face's box passes the photo's edges by more than ``by`` x its size: the photo
+    cuts the face."""
+    x, y, w, h = detection["box"]
+    height, width = image_shape[:2]
+    return max(-x, -y, x + w - width, y + h - height) > by * max(w, h)
+
+
 def _holds(outer, inner):
     """Whether ``outer``'s box holds the centre of ``inner``'s."""
     x, y, w, h = outer["box"]
@@ -437,7 +445,7 @@ def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
     (``equalise_light``), at the same scale: a tight crop then has room around its face, which
     MTCNN boxes whole as in an ordinary photo, and a dark or side-lit face stands out. The main
     plausible face found there that holds the first face's centre (or any, if the first search
-    found none) is used (its box may pass the photo's edges: ``crop_face`` pads the photo);
+    found none), and, for a first face that filled the photo, passes the photo's edges, is used (its box may pass the photo's edges: ``crop_face`` pads the photo);
     otherwise the first search's main face, if any: a profile whose landmarks fail the test keeps
     its box. Ordinary photos pay for one search only.
 
@@ -462,8 +470,13 @@ def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
             shape, first = images[index].shape, chosen[index]
             # Only a whole face around the first search's face (an eye's box, a cut face) replaces
             # it: never a smaller face elsewhere, for a profile that failed the landmark test.
+            # A photo that a whole face fills (ORL's 92x112 portraits) keeps its box: only a face
+            # cut by the photo's edges is boxed anew (on ORL, a new box cost 10-fold accuracy:
+            # 0.982 -> 0.970; on LFW cut to its central 100 px it raised it: 0.95 -> 0.97).
+            cut = first is None or not plausible(first, shape)
             moved = [_shifted_detection(detection, pad) for detection in detections]
-            moved = [face for face in moved if plausible(face, shape) and (first is None or _holds(face, first))]
+            moved = [face for face in moved if plausible(face, shape) and (first is None or _holds(face, first))
+                     and (cut or _passes_edges(face, shape))]
             chosen[index] = main_face(moved, shape) or first
     return chosen, counts
 

@@ -84,7 +84,8 @@ def main():
         results["face_recognition"] = dlib_rate(paths, arguments.dlib_python)
         results["pipeline_flip_over_face_recognition"] = results["pipeline_flip"] / results["face_recognition"]
     for name, value in results.items():
-        print(f"{name:<28}{value:8.1f}" + (" photos/s" if isinstance(value, float) else ""))
+        unit = "x" if name.endswith("_over_face_recognition") else " photos/s" if isinstance(value, float) else ""
+        print(f"{name:<36}{value:8.1f}{unit}")
     write_results("speed", results, arguments.output)
 
 
