@@ -1,5 +1,5 @@
-"""Hard photos: LFW pairs made hard (tight crops, dark, side-lit, grey, small, turned), this
-project against face_recognition (dlib), side by side.
+"""Hard photos: LFW pairs made hard (tight crops, dark, side-lit, grey, small, turned, dark and
+side-lit at once), this project against face_recognition (dlib), side by side.
 
 For a subset of LFW's ``pairs.txt`` (the first ``--pairs-per-fold`` / 2 matching and non-matching
 pairs of each of the 10 folds), each condition turns every photo into a hard one (seeded, so the
