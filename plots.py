@@ -243,3 +243,23 @@ def stranger_tradeoff(table, threshold, counts=(1, 10)):
     axes[0].legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     return figure
+
+
+def image_panels(images, titles, boxes=None, columns=3):
+    """Images (uint8 arrays) in a grid with a title over each, and a face box [x, y, w, h] drawn on
+    those that have one; a box may pass the image's edges (the axes then show the space around)."""
+    boxes = boxes or [None] * len(images)
+    rows = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, image, title, box in zip(axes.ravel(), images, titles, boxes):
+        axis.imshow(image)
+        if box is not None:
+            x, y, w, h = box
+            axis.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="lime", linewidth=2))
+            axis.set_xlim(min(x, 0) - 2, max(x + w, image.shape[1]) + 2)
+            axis.set_ylim(max(y + h, image.shape[0]) + 2, min(y, 0) - 2)
+        axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
