@@ -11,11 +11,10 @@ import settings
 def show_detection(photo_path, margin=settings.FACE_MARGIN):
     """The photo with MTCNN's box and 5 landmarks, beside the 160x160 crop the network sees."""
     image = faces.read_image(photo_path)
-    detections = faces.detect_faces([image])[0]
-    face = faces.main_face(detections, image.shape)
+    face = faces.locate_faces([image])[0][0]  # as the pipeline finds it
     if face is None:
         raise faces.FaceNotFoundError(f"No face found in {photo_path}.")
-    crop = faces.crop_face(image, face["box"], margin)
+    crop = faces.brighten_dark_face(faces.crop_face(image, face["box"], margin))
     figure, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
     left.imshow(image)
     x, y, w, h = face["box"]
