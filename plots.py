@@ -11,11 +11,10 @@ import settings
 def show_detection(photo_path, margin=settings.FACE_MARGIN):
     """The photo with MTCNN's box and 5 landmarks, beside the 160x160 crop the network sees."""
     image = faces.read_image(photo_path)
-    detections = faces.detect_faces([image])[0]
-    face = faces.main_face(detections, image.shape)
+    face = faces.locate_faces([image])[0][0]  # as the pipeline finds it
     if face is None:
         raise faces.FaceNotFoundError(f"No face found in {photo_path}.")
-    crop = faces.crop_face(image, face["box"], margin)
+    crop = faces.brighten_dark_face(faces.crop_face(image, face["box"], margin))
     figure, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
     left.imshow(image)
     x, y, w, h = face["box"]
@@ -241,5 +240,25 @@ def stranger_tradeoff(table, threshold, counts=(1, 10)):
         axis.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("probes recognised (right and let in)")
     axes[0].legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def image_panels(images, titles, boxes=None, columns=3):
+    """Images (uint8 arrays) in a grid with a title over each, and a face box [x, y, w, h] drawn on
+    those that have one; a box may pass the image's edges (the axes then show the space around)."""
+    boxes = boxes or [None] * len(images)
+    rows = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, image, title, box in zip(axes.ravel(), images, titles, boxes):
+        axis.imshow(image)
+        if box is not None:
+            x, y, w, h = box
+            axis.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="lime", linewidth=2))
+            axis.set_xlim(min(x, 0) - 2, max(x + w, image.shape[1]) + 2)
+            axis.set_ylim(max(y + h, image.shape[0]) + 2, min(y, 0) - 2)
+        axis.set_title(title, fontsize=10)
     figure.tight_layout()
     return figure

@@ -108,9 +108,9 @@ def detect_all(paths, batch_size, side):
     landmarks = np.full((len(paths), 10), np.nan)
     for start in tqdm(range(0, len(paths), batch_size), desc="Detecting faces", unit="batch"):
         images = [faces.read_image(path) for path in paths[start : start + batch_size]]
-        for offset, (image, found) in enumerate(zip(images, faces.detect_faces(images, side))):
-            counts[start + offset] = len(found)
-            face = faces.main_face(found, image.shape)
+        found, found_counts = faces.locate_faces(images, side)  # as the pipeline finds them
+        for offset, (face, count) in enumerate(zip(found, found_counts)):
+            counts[start + offset] = count
             if face is not None:
                 boxes[start + offset] = face["box"]
                 landmarks[start + offset] = np.ravel([face["keypoints"][name] for name in LANDMARKS])
@@ -118,13 +118,14 @@ def detect_all(paths, batch_size, side):
 
 
 def crop(path, box, landmarks, margin, method):
-    """One face crop: the box with a margin, or aligned on the landmarks (box crop if none)."""
+    """One face crop: the box with a margin, or aligned on the landmarks (box crop if none); a
+    dark face brightened, as the pipeline does."""
     image = faces.read_image(path)
     if np.isnan(box[0]):
-        return faces.crop_face(image, None, margin)
+        return faces.brighten_dark_face(faces.crop_face(image, None, margin))
     if method == "aligned":
-        return align_face(image, dict(zip(LANDMARKS, landmarks.reshape(5, 2))), margin)
-    return faces.crop_face(image, box, margin)
+        return faces.brighten_dark_face(align_face(image, dict(zip(LANDMARKS, landmarks.reshape(5, 2))), margin))
+    return faces.brighten_dark_face(faces.crop_face(image, box, margin))
 
 
 def embed_all(paths, detections, model, margin, method, standardisation, batch_size):
@@ -177,7 +178,7 @@ def main():
     started = time.perf_counter()
     side = arguments.detection_side or 10**9
     detections = cached(
-        BENCHMARK_CACHE / f"detections-v2-{list_key}-{side}.npy",
+        BENCHMARK_CACHE / f"detections-v{settings.PIPELINE_VERSION}-{list_key}-{side}.npy",
         lambda: detect_all(paths, arguments.batch_size, side),
     )
     boxes, counts = detections[:, :4], detections[:, 4]
@@ -190,7 +191,7 @@ def main():
     grid = [(method, margin, standardisation) for method in arguments.crops
             for margin in arguments.margins for standardisation in arguments.standardisations]
     for method, margin, standardisation in grid:
-        name = f"{list_key}-{weights_key}-{side}-{'' if method == 'box' else 'aligned-'}{margin}-{standardisation}"
+        name = f"v{settings.PIPELINE_VERSION}-{list_key}-{weights_key}-{side}-{'' if method == 'box' else 'aligned-'}{margin}-{standardisation}"
         both = cached(
             BENCHMARK_CACHE / f"embeddings-{name}.npy",
             lambda: embed_all(paths, detections, model, margin, method, standardisation, arguments.batch_size),

@@ -1,12 +1,19 @@
 """Photos per second of each stage of the pipeline, on LFW photos.
 
     python benchmarks/speed.py            # 200 photos, as in the comparison with face_recognition
+    python benchmarks/speed.py --dlib-python /path/to/venv-dlib/bin/python   # and face_recognition on them
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/speed.py ...   # TensorFlow without AVX-512 / AMX
 
 Measured after a warm-up batch (TensorFlow traces its functions on the first call), with no
-embedding cache. Prints one line per measurement and writes them to JSON.
+embedding cache. Prints one line per measurement and writes them to JSON. With ``--dlib-python``
+(a Python with face_recognition: see ``benchmarks/dlib_worker.py``) face_recognition encodes the
+same photos in that interpreter, one after the other (its models loaded and warmed up first), and
+the ratio of photos per second is printed: the pipeline (flip included) against face_recognition.
 """
 
 import argparse
+import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -24,10 +31,23 @@ def rate(count, function):
     return count / (time.perf_counter() - started)
 
 
+def dlib_rate(paths, dlib_python):
+    """Photos per second of face_recognition (HOG detection, then its 128-d encoding) on ``paths``."""
+    import numpy as np
+
+    worker = Path(__file__).with_name("dlib_worker.py")
+    with tempfile.TemporaryDirectory() as folder:
+        listing, output = Path(folder) / "paths.txt", Path(folder) / "encodings.npz"
+        listing.write_text("\n".join(str(path) for path in paths))
+        subprocess.run([dlib_python, str(worker), str(listing), str(output)], check=True)
+        return len(paths) / float(np.load(output)["seconds"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--dlib-python", help="a Python with face_recognition, to time it on the same photos")
     parser.add_argument("--output", type=Path, help="the results file (default: .cache/benchmarks/<name>.json)")
     arguments = parser.parse_args()
     warnings.simplefilter("ignore", faces.SeveralFacesWarning)
@@ -60,8 +80,12 @@ def main():
         "encode_one_by_one_no_flip": rate(count, lambda: [
             embeddings.embed_crops(all_crops[index:index + 1], model, flip=False, batch_size=1) for index in range(count)]),
     }
+    if arguments.dlib_python:
+        results["face_recognition"] = dlib_rate(paths, arguments.dlib_python)
+        results["pipeline_flip_over_face_recognition"] = results["pipeline_flip"] / results["face_recognition"]
     for name, value in results.items():
-        print(f"{name:<28}{value:8.1f}" + (" photos/s" if isinstance(value, float) else ""))
+        unit = "x" if name.endswith("_over_face_recognition") else " photos/s" if isinstance(value, float) else ""
+        print(f"{name:<36}{value:8.1f}{unit}")
     write_results("speed", results, arguments.output)
 
 
