@@ -164,7 +164,7 @@ def print_camera_table(rows):
 # One line for a cell that needs an exercise not written yet
 
 
-_STOPPED = []  # exercises whose placeholder stopped a cell, in order
+_STOPPED = []  # exercises whose placeholder stopped a cell, the most recent last
 
 
 def _is_unwritten(function):
@@ -191,15 +191,17 @@ def _show_unwritten(shell, etype, value, trace, tb_offset=None):
     lines = None
     exercise = _raising_exercise(trace, numbers) if issubclass(etype, NotImplementedError) else None
     if exercise is not None:
-        if exercise not in _STOPPED:
-            _STOPPED.append(exercise)
+        if exercise in _STOPPED:
+            _STOPPED.remove(exercise)
+        _STOPPED.append(exercise)
         lines = [f"{RED}This cell calls `{exercise}`, which is not written yet: write {_numbered(exercise, numbers)} "
                  f"first, then run this cell again.{END}"]
     else:
+        # A name or key missing after a cell stopped: most likely the last cell that stopped.
         waiting = [name for name in _STOPPED if _is_unwritten(shell.user_ns.get(name))]
         if waiting and issubclass(etype, (NameError, KeyError)):
-            lines = [f"{RED}{etype.__name__}: {value}. A cell above stopped because `{waiting[0]}` is not written "
-                     f"yet: write {_numbered(waiting[0], numbers)} first, then run the cells from there again.{END}"]
+            lines = [f"{RED}{etype.__name__}: {value}. A cell above stopped because `{waiting[-1]}` is not written "
+                     f"yet: write {_numbered(waiting[-1], numbers)} first, then run the cells from there again.{END}"]
     if lines is None:
         render = getattr(value, "_render_traceback_", None)
         lines = render() if callable(render) else shell.InteractiveTB.structured_traceback(etype, value, trace,
