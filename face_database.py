@@ -16,7 +16,6 @@ load it back (refused if other weights or another pipeline made it).
 """
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -115,11 +114,7 @@ def build_from_lfw(lfw_dir=None, selection_path=SELECTION_PATH, images_dir=setti
     for entry in selection["camera"]:
         shutil.copyfile(source(entry["lfw"]), camera_dir / entry["file"])
     _write_manifest(camera_dir, [(entry["file"], entry["identity"]) for entry in selection["camera"]])
-    _write_built_from(images_dir, {"source": "lfw", "selection_sha256": _sha256(selection_path)})
-
-
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    _write_built_from(images_dir, {"source": "lfw", "selection_sha256": files.sha256_of_file(selection_path)})
 
 
 def _write_built_from(images_dir, record):
@@ -169,7 +164,7 @@ def ensure_images(images_dir=settings.IMAGES_DIR):
     from an older LFW selection are rebuilt; an instructor's own photos are kept."""
     settings.require_project_dir()  # the selection and the photos live in the clone
     record = built_from(images_dir)
-    stale = record.get("source") == "lfw" and record.get("selection_sha256") != _sha256(SELECTION_PATH)
+    stale = record.get("source") == "lfw" and record.get("selection_sha256") != files.sha256_of_file(SELECTION_PATH)
     if not images_ready(images_dir) or stale:
         build_from_lfw(images_dir=images_dir)
 
