@@ -69,7 +69,8 @@ HABITS = {"checks_itself_at_the_end", "checks_the_first_person", "checks_with_th
           "displays_its_distances", "distance_is_a_pair", "imports_fr_utils_itself",
           "leaves_a_help_line", "long_value_error", "min_dist_as_a_0_d_array", "nan_distance", "right_with_numpy_types",
           "shows_its_value_error", "timeit_cell", "tuple_that_lies_about_its_length", "uses_fr_utils_distance",
-          "syntax_error", "looks_at_the_photo"}
+          "syntax_error", "looks_at_the_photo", "keeps_the_value_of_a_time_magic", "times_its_check",
+          "lost_the_cell_metadata", "duplicate_grade_id"}
 
 
 def in_process(name):

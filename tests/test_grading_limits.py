@@ -73,11 +73,11 @@ def test_a_cpu_hog_does_not_starve_the_classmate_graded_beside_it(tmp_path, lfw_
     folder.mkdir()
     shutil.copy(FIXTURES / "hogs_the_cpu.ipynb", folder)
     shutil.copy(FIXTURES / "solved.ipynb", folder)
-    # The hog keeps 48 processes busy for half of its 40 s, while the classmate's three
-    # exercises are graded by the other worker, with the same 40 s each: room enough while other
+    # The hog keeps 48 processes busy for half of its 30 s, while the classmate's three
+    # exercises are graded by the other worker, with the same 30 s each: room enough while other
     # tests load the machine too. (Without cgroups the classmate's triplet_loss runs out of time:
     # it needs about 4 s of CPU, and gets a 49th of it.)
-    code, output = grade([folder], tmp_path / "two.json", "--time-limit", "40", "--workers", "2",
+    code, output = grade([folder], tmp_path / "two.json", "--time-limit", "30", "--workers", "2",
                          env=grading_environment(tmp_path, shared_cache))
     reports = {Path(report["submission"]).stem: report for report in json.loads((tmp_path / "two.json").read_text())}
     assert reports["solved"]["total"] == reports["solved"]["max_total"], reports["solved"]
