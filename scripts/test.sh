@@ -42,6 +42,7 @@ if [ -z "${LFW_DIR:-}" ]; then
     fi
 fi
 
-# Both cores: test files are shared out between two pytest processes (a file stays in one). The
-# ten slowest tests are listed at the end: the suite has a time budget (README, "Measured").
-python -m pytest -n auto --dist loadfile --durations=10 "$@"
+# Both cores: tests/conftest.py shares the test files out between two pytest processes (a file
+# stays in one). The ten slowest tests are listed at the end: the suite has a time budget
+# (README, "Measured").
+python -m pytest --durations=10 "$@"

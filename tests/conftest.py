@@ -5,6 +5,21 @@ import os
 import pytest
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Both cores by default: ``python -m pytest`` runs as ``-n auto --dist loadfile`` (each test
+    file in one worker process, so that its module-wide set-up is made once) where pytest-xdist
+    is installed, unless ``-n`` was given, a debugger asked for, or a submission is being graded
+    (the grading plugin's ``--submission``). Runs before pytest-xdist reads these options."""
+    option = config.option
+    if (getattr(option, "numprocesses", 0) is not None or getattr(option, "submission", None)
+            or config.getoption("usepdb", False) or os.environ.get("PYTEST_XDIST_WORKER")):
+        return
+    option.numprocesses = "auto"
+    if option.dist == "no":
+        option.dist = "loadfile"
+
+
 def pytest_configure(config):
     import quiet_tensorflow
 

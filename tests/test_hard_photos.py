@@ -43,22 +43,25 @@ def photos(lfw_photo):
     return [faces.read_image(lfw_photo(name, number)) for name, number in PHOTOS]
 
 
+def plausible_faces(locate, images):
+    """The face ``locate`` finds in each image, each checked to be there and plausible."""
+    found, _ = locate(images)
+    for face, image in zip(found, images):
+        assert face is not None and faces.plausible(face, image.shape)
+    return found
+
+
 @pytest.mark.parametrize("locate", LOCATORS)
 def test_a_tight_crop_gives_the_whole_face(photos, locate):
     crops = [tight_crop(photo) for photo in photos]
-    found, _ = locate(crops)
-    for face, crop in zip(found, crops):
-        assert face is not None and faces.plausible(face, crop.shape)
+    for face, crop in zip(plausible_faces(locate, crops), crops):
         # The whole face is larger than the 70 px crop of its inner part (about 115 px in LFW).
         assert max(face["box"][2:]) > crop.shape[0]
 
 
 @pytest.mark.parametrize("locate", LOCATORS)
 def test_a_dark_side_lit_face_is_found(photos, locate):
-    dark = [dark_side_lit(photo) for photo in photos]
-    found, _ = locate(dark)
-    for face, image in zip(found, dark):
-        assert face is not None and faces.plausible(face, image.shape)
+    for face in plausible_faces(locate, [dark_side_lit(photo) for photo in photos]):
         x, y, w, h = face["box"]
         assert abs(x + w / 2 - 125) < 30 and abs(y + h / 2 - 125) < 40  # the face in the middle
 
