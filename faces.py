@@ -399,11 +399,7 @@ def _padded_equalised(image, padding=SEARCH_PADDING):
     """A copy of the photo with ``padding`` x its short side added on each side (its mean colour)
     and its contrast equalised; and the padding in pixels."""
     pad = int(round(padding * min(image.shape[:2])))
-    mean = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
-    canvas = np.empty((image.shape[0] + 2 * pad, image.shape[1] + 2 * pad, 3), np.uint8)
-    canvas[:] = mean
-    canvas[pad : pad + image.shape[0], pad : pad + image.shape[1]] = image
-    return equalise_light(canvas), pad
+    return equalise_light(_padded(image, [pad] * 4, "mean")), pad
 
 
 def _fills(detection, image_shape, fraction=FILLING_FACE_FRACTION):
@@ -440,14 +436,15 @@ def locate_faces(images, side=DETECTION_SIDE, second_pass=True):
     """The main face of each photo, searched again where the first search found no plausible one.
 
     The first search is ``detect_faces``. The photos where its main face is missing, not
-    ``plausible``, or fills the photo (the photo already is a face crop, likely cut inside the face), are
-    searched again, batched, on a copy padded with their mean colour and equalised in contrast
-    (``equalise_light``), at the same scale: a tight crop then has room around its face, which
-    MTCNN boxes whole as in an ordinary photo, and a dark or side-lit face stands out. The main
-    plausible face found there that holds the first face's centre (or any, if the first search
-    found none), and, for a first face that filled the photo, passes the photo's edges, is used (its box may pass the photo's edges: ``crop_face`` pads the photo);
-    otherwise the first search's main face, if any: a profile whose landmarks fail the test keeps
-    its box. Ordinary photos pay for one search only.
+    ``plausible``, or fills the photo (the photo already is a face crop, likely cut inside the
+    face), are searched again, batched, on a copy padded with their mean colour and equalised in
+    contrast (``equalise_light``), at the same scale: a tight crop then has room around its face,
+    which MTCNN boxes whole as in an ordinary photo, and a dark or side-lit face stands out. The
+    main plausible face found there that holds the first face's centre (or any, if the first
+    search found none), and, for a first face that filled the photo, passes the photo's edges, is
+    used (its box may pass the photo's edges: ``crop_face`` pads the photo); otherwise the first
+    search's main face, if any: a profile whose landmarks fail the test keeps its box. Ordinary
+    photos pay for one search only.
 
     Args:
         images: list of uint8 RGB arrays (H, W, 3).

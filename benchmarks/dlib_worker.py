@@ -5,6 +5,7 @@ this script with ``--dlib-python`` (a Python with ``dlib-bin``, ``face-recogniti
 ``face_recognition``) through a subprocess. It imports only numpy, Pillow and face_recognition.
 
     /work/venv-dlib/bin/python benchmarks/dlib_worker.py paths.txt out.npz
+    dlib_worker.run("/work/venv-dlib/bin/python", paths, "out.npz")   # the same, from the benchmarks
 
 Input: a text file of photo paths, one a line. Output (.npz): ``encodings`` (N, 128) float64,
 ``found`` (N,) bool (whether dlib's HOG detector found a face; where it did not, the whole photo
@@ -12,11 +13,23 @@ is encoded as the face, as the project uses its central crop), ``seconds`` (the 
 over the photos, after the models were loaded and warmed up on the first photo).
 """
 
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+
+def run(dlib_python, paths, output):
+    """This script on ``paths`` in the interpreter ``dlib_python``; returns np.load(output)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        listing.write("\n".join(str(path) for path in paths))
+        listing.flush()
+        subprocess.run([dlib_python, str(Path(__file__).resolve()), listing.name, str(output)], check=True)
+    return np.load(output)
 
 
 def encode(path, face_recognition):

@@ -21,10 +21,9 @@ its encodings cached (they do not change with this project). Prints a Markdown t
 
 import argparse
 import hashlib
+import io
 import itertools
 import subprocess
-import sys
-import tempfile
 import time
 import warnings
 import zlib
@@ -35,9 +34,11 @@ from PIL import Image
 
 import distances
 import faces
+import files
 import fr_utils
 import lfw
 import settings
+from benchmarks import dlib_worker
 from benchmarks.results import markdown_table, write_results
 
 WORK_DIR = settings.CACHE_DIR / "hard_photos"
@@ -118,9 +119,9 @@ def make_hard(paths, condition, folder):
         if not target.is_file():
             rng = np.random.default_rng([SEED, zlib.crc32(f"{condition}/{path.name}".encode())])
             image = CONDITIONS[condition](faces.read_image(path), rng)
-            partial = target.with_suffix(".part.png")
-            Image.fromarray(np.ascontiguousarray(image)).save(partial)
-            partial.rename(target)  # complete or absent, for a run in parallel
+            png = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(image)).save(png, format="PNG")
+            files.atomic_write(target, png.getvalue())  # complete or absent, for a run in parallel
         made.append(target)
     return made
 
@@ -181,14 +182,11 @@ def dlib_embeddings(paths, dlib_python):
     for path in paths:
         digest.update(Path(path).read_bytes())
     cache = WORK_DIR / "dlib" / f"{digest.hexdigest()[:20]}.npz"
-    if not cache.is_file():
+    if cache.is_file():
+        data = np.load(cache)
+    else:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-            listing.write("\n".join(str(path) for path in paths))
-            listing.flush()
-            worker = Path(__file__).with_name("dlib_worker.py")
-            subprocess.run([dlib_python, str(worker), listing.name, str(cache)], check=True)
-    data = np.load(cache)
+        data = dlib_worker.run(dlib_python, paths, cache)
     return data["encodings"], int((~data["found"]).sum()), float(data["seconds"])
 
 

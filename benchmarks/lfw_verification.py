@@ -122,10 +122,12 @@ def crop(path, box, landmarks, margin, method):
     dark face brightened, as the pipeline does."""
     image = faces.read_image(path)
     if np.isnan(box[0]):
-        return faces.brighten_dark_face(faces.crop_face(image, None, margin))
-    if method == "aligned":
-        return faces.brighten_dark_face(align_face(image, dict(zip(LANDMARKS, landmarks.reshape(5, 2))), margin))
-    return faces.brighten_dark_face(faces.crop_face(image, box, margin))
+        face = faces.crop_face(image, None, margin)
+    elif method == "aligned":
+        face = align_face(image, dict(zip(LANDMARKS, landmarks.reshape(5, 2))), margin)
+    else:
+        face = faces.crop_face(image, box, margin)
+    return faces.brighten_dark_face(face)
 
 
 def embed_all(paths, detections, model, margin, method, standardisation, batch_size):

@@ -12,7 +12,6 @@ the ratio of photos per second is printed: the pipeline (flip included) against 
 """
 
 import argparse
-import subprocess
 import tempfile
 import time
 import warnings
@@ -21,6 +20,7 @@ from pathlib import Path
 import embeddings
 import faces
 import lfw
+from benchmarks import dlib_worker
 from benchmarks.results import write_results
 
 
@@ -33,14 +33,8 @@ def rate(count, function):
 
 def dlib_rate(paths, dlib_python):
     """Photos per second of face_recognition (HOG detection, then its 128-d encoding) on ``paths``."""
-    import numpy as np
-
-    worker = Path(__file__).with_name("dlib_worker.py")
     with tempfile.TemporaryDirectory() as folder:
-        listing, output = Path(folder) / "paths.txt", Path(folder) / "encodings.npz"
-        listing.write_text("\n".join(str(path) for path in paths))
-        subprocess.run([dlib_python, str(worker), str(listing), str(output)], check=True)
-        return len(paths) / float(np.load(output)["seconds"])
+        return len(paths) / float(dlib_worker.run(dlib_python, paths, Path(folder) / "encodings.npz")["seconds"])
 
 
 def main():
