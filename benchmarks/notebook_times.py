@@ -40,7 +40,7 @@ def run_notebook(path, cache_dir):
     """(seconds, [(cell seconds, first line of the cell)]) of one run of the notebook."""
     os.environ["FACENET_CACHE_DIR"] = str(cache_dir)  # the kernel inherits it
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=3600, kernel_name="python3", record_timing=True,
+    client = NotebookClient(notebook, timeout=3600, iopub_timeout=60, kernel_name="python3", record_timing=True,
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     client.execute()

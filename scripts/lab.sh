@@ -28,8 +28,10 @@ done
 
 if [ "$headless" = 1 ]; then
     for notebook in "${notebooks[@]}"; do
+        # iopub_timeout: on a busy machine a cell's last outputs may come seconds after the cell
+        # ends; nbconvert's default (4 s) would drop them without a word.
         jupyter nbconvert --to notebook --execute --allow-errors --ExecutePreprocessor.timeout=1800 \
-            --KernelManager.transport=ipc --output-dir executed "$notebook"
+            --ExecutePreprocessor.iopub_timeout=60 --KernelManager.transport=ipc --output-dir executed "$notebook"
     done
     echo "Executed notebooks are in executed/ (open them in JupyterLab to read every cell's output)."
 else

@@ -26,9 +26,11 @@ NOISE = re.compile(r"cuda|absl|cuInit|oneDNN", re.I)
 
 
 def run_notebook(path, output, allow_errors=False):
-    """The README's headless command: jupyter nbconvert --execute; returns the executed notebook."""
+    """The headless command of scripts/lab.sh: jupyter nbconvert --execute, with its options;
+    returns the executed notebook."""
     command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-               "--ExecutePreprocessor.timeout=900", "--output", str(output), str(path)]
+               "--ExecutePreprocessor.timeout=900", "--ExecutePreprocessor.iopub_timeout=60",
+               "--KernelManager.transport=ipc", "--output", str(output), str(path)]
     if allow_errors:
         command.insert(-1, "--allow-errors")
     completed = subprocess.run(command, capture_output=True, text=True, timeout=1800)
