@@ -9,8 +9,6 @@
 # it, the notebook's first cell downloads LFW once (README.md, "LFW").
 # --headless writes the executed notebook to executed/ (git ignores it) and goes on past the
 # exercises you have not written yet, so that every test cell shows its message.
-# The kernels talk to Jupyter through local files (IPC) rather than TCP ports on this machine:
-# nothing else can listen in, and Jupyter has no warning about it to print.
 set -euo pipefail
 project="$(cd "$(dirname "$0")/.." && pwd)"
 source "$project/scripts/setup.sh" requirements.txt
@@ -31,11 +29,11 @@ if [ "$headless" = 1 ]; then
         # iopub_timeout: on a busy machine a cell's last outputs may come seconds after the cell
         # ends; nbconvert's default (4 s) would drop them without a word.
         jupyter nbconvert --to notebook --execute --allow-errors --ExecutePreprocessor.timeout=1800 \
-            --ExecutePreprocessor.iopub_timeout=60 --KernelManager.transport=ipc --output-dir executed "$notebook"
+            --ExecutePreprocessor.iopub_timeout=60 --output-dir executed "$notebook"
     done
     echo "Executed notebooks are in executed/ (open them in JupyterLab to read every cell's output)."
 else
     root=()
     [ "$(id -u)" = 0 ] && root=(--allow-root)  # Jupyter refuses root otherwise
-    exec jupyter lab "${root[@]}" --KernelManager.transport=ipc "${notebooks[@]}"
+    exec jupyter lab "${root[@]}" "${notebooks[@]}"
 fi

@@ -120,7 +120,6 @@ class JupyterServer:
             sys.executable, "-m", module, "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root_dir}",
-            "--KernelManager.transport=ipc",  # as scripts/lab.sh starts it for students
         ]
         if os.geteuid() == 0:
             command.append("--allow-root")  # CI runs as root

@@ -30,7 +30,7 @@ def run_notebook(path, output, allow_errors=False):
     returns the executed notebook."""
     command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                "--ExecutePreprocessor.timeout=900", "--ExecutePreprocessor.iopub_timeout=60",
-               "--KernelManager.transport=ipc", "--output", str(output), str(path)]
+               "--output", str(output), str(path)]
     if allow_errors:
         command.insert(-1, "--allow-errors")
     completed = subprocess.run(command, capture_output=True, text=True, timeout=1800)
